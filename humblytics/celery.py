@@ -1,0 +1,17 @@
+"""The Celery app and the whole beat schedule.
+
+Tasks only wake things up; the database holds the truth, so every task is safe to run twice.
+"""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "humblytics.settings")
+
+app = Celery("humblytics")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Each later app adds its periodic work here, in one place, with a comment on why.
+app.conf.beat_schedule = {}

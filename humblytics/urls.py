@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="sites:list", permanent=False)),
+    path("accounts/", include("accounts.urls")),
+    path("sites/", include("sites.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,57 @@
+"""Shared cast: alice owns example.com, bob is her admin teammate, vera a viewer, charlie an outsider."""
+
+import pytest
+
+from accounts.models import User
+from sites import services as site_services
+from sites.models import Membership, Role
+
+PASSWORD = "correct horse battery staple"
+
+
+def _user(email):
+    return User.objects.create_user(email=email, password=PASSWORD)
+
+
+@pytest.fixture
+def alice(db):
+    return _user("alice@example.org")
+
+
+@pytest.fixture
+def bob(db):
+    return _user("bob@example.org")
+
+
+@pytest.fixture
+def vera(db):
+    return _user("vera@example.org")
+
+
+@pytest.fixture
+def charlie(db):
+    return _user("charlie@example.org")
+
+
+@pytest.fixture
+def site(alice, bob, vera):
+    site = site_services.site_create(owner=alice, domain="example.com", name="Example", timezone_name="Europe/Berlin")
+    Membership.objects.create(site=site, user=bob, role=Role.ADMIN)
+    Membership.objects.create(site=site, user=vera, role=Role.VIEWER)
+    return site
+
+
+@pytest.fixture
+def charlies_site(charlie):
+    return site_services.site_create(owner=charlie, domain="charlie.dev")
+
+
+@pytest.fixture
+def login(client):
+    """login(user) logs the test client in as that user and returns the client."""
+
+    def _login(user):
+        client.force_login(user)
+        return client
+
+    return _login

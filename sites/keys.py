@@ -32,7 +32,7 @@ def digest_key(key, pepper):
 
 def split_key(key):
     """The lookup prefix of a well-formed key, or None for anything else."""
-    if not isinstance(key, str) or not _KEY_RE.match(key):
+    if not isinstance(key, str) or not _KEY_RE.fullmatch(key):  # fullmatch: `$` accepts a trailing newline
         return None
     return key[len(KEY_PREFIX) : len(KEY_PREFIX) + PREFIX_LENGTH]
 

@@ -32,6 +32,15 @@ class SignupForm(auth_forms.BaseUserCreationForm):
         labels = {"email": "E-mail"}
         widgets = {"email": _email_widget()}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Django's help is a <ul> of every validator; one plain sentence reads better under the field.
+        self.fields[
+            "password1"
+        ].help_text = "At least 8 characters, not a common password, not only digits and not like your e-mail."
+        self.fields["password2"].label = "Confirm the password"
+        self.fields["password2"].help_text = ""
+
     def clean_email(self):
         return clean_new_email(self.cleaned_data.get("email"))
 

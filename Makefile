@@ -42,3 +42,12 @@ format: install-dev
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache
+
+# The tracker: tracking/tracker/script.js -> tracking/tracker/dist/script.js (terser pinned in package-lock.json).
+# `make test` runs the same freshness check as tests/tracking/test_script_build.py.
+.PHONY: build-tracker check-tracker
+build-tracker:
+	scripts/build_tracker.sh
+
+check-tracker:
+	scripts/build_tracker.sh --check

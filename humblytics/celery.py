@@ -14,4 +14,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 # Each later app adds its periodic work here, in one place, with a comment on why.
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    # Visitor hashes use a daily salt; create the new one just after midnight UTC and delete salts
+    # older than 48 hours, so yesterday's hashes can no longer be linked to anything.
+    "rotate-salts": {"task": "tracking.rotate_salts", "schedule": 15 * 60},
+}

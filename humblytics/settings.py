@@ -103,6 +103,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# The Redis stream the Events API appends to and the flusher drains (see tracking/buffer.py).
+EVENT_BUFFER_STREAM = env_str("EVENT_BUFFER_STREAM", "hly:events")
+
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True

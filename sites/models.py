@@ -28,6 +28,10 @@ class Site(models.Model):
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="USD")
     created_at = models.DateTimeField(default=dj_timezone.now)
+    # Drop events from browsers that send Sec-GPC: 1 (Global Privacy Control) when the owner opts in.
+    respect_gpc = models.BooleanField(
+        default=False, help_text="Do not count visitors whose browser sends the Global Privacy Control signal."
+    )
     # Set once by ingestion, so the Tracking tab can stop saying "waiting for the first page view".
     first_event_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,0 +1,193 @@
+"""The Redis buffer between the Events API and the database.
+
+The view appends each accepted request's records to a Redis stream (one XADD). The flusher reads
+them through a consumer group, stores a batch with `events_store` and only then acknowledges and
+deletes the entries. Nothing is popped before it is stored:
+- a batch whose store fails stays pending and is retried (with back-off);
+- a flusher that crashes mid-batch leaves its entries pending; any flusher reclaims them after
+  CLAIM_IDLE_MS (XAUTOCLAIM); storing twice is harmless because `events_store` is idempotent;
+- an entry that keeps failing on its own goes to a dead-letter stream instead of blocking the rest.
+If Redis cannot be reached, the view stores the event directly (see tracking.views).
+"""
+
+import json
+import logging
+import os
+import socket
+import time
+
+import redis
+from django.conf import settings
+from django.db import close_old_connections
+
+from tracking.services import events_store
+
+log = logging.getLogger(__name__)
+
+GROUP = "flushers"
+CLAIM_IDLE_MS = 30_000
+BREAKER_SECONDS = 5.0
+
+_client = None
+_broken_until = 0.0
+
+
+def stream_name():
+    return settings.EVENT_BUFFER_STREAM
+
+
+def dead_letter_name():
+    return settings.EVENT_BUFFER_STREAM + ":dead"
+
+
+def client():
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.25, health_check_interval=30
+        )
+    return _client
+
+
+def enabled():
+    return bool(settings.REDIS_URL)
+
+
+def push(records):
+    """Queue one request's records. Returns False (and the caller stores directly) if Redis is down."""
+    global _broken_until
+    if not enabled() or time.monotonic() < _broken_until:
+        return False
+    try:
+        client().xadd(stream_name(), {"r": json.dumps(records, separators=(",", ":"))})
+    except redis.RedisError:
+        # Don't make every request wait for a dead Redis: go direct for a few seconds.
+        _broken_until = time.monotonic() + BREAKER_SECONDS
+        log.warning("event buffer unreachable; storing events directly for %.0fs", BREAKER_SECONDS)
+        return False
+    return True
+
+
+def reset():
+    global _client, _broken_until
+    _client = None
+    _broken_until = 0.0
+
+
+class Flusher:
+    def __init__(self, *, batch_size=1000, block_ms=1000, consumer=None, redis_client=None):
+        self.redis = redis_client or client()
+        self.batch_size = batch_size
+        self.block_ms = block_ms
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.stream = stream_name()
+        self._backoff = 0.0
+
+    def ensure_group(self):
+        try:
+            self.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+        except redis.ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    def _read(self, block):
+        # 1. Our own pending entries: a store that failed before.
+        entries = self._entries(self.redis.xreadgroup(GROUP, self.consumer, {self.stream: "0"}, count=self.batch_size))
+        if entries:
+            return entries
+        # 2. Entries a crashed flusher claimed and never acknowledged.
+        claimed = self.redis.xautoclaim(
+            self.stream, GROUP, self.consumer, min_idle_time=CLAIM_IDLE_MS, start_id="0-0", count=self.batch_size
+        )
+        entries = [(entry_id, fields) for entry_id, fields in claimed[1] if fields]
+        if entries:
+            return entries
+        # 3. New entries.
+        response = self.redis.xreadgroup(
+            GROUP, self.consumer, {self.stream: ">"}, count=self.batch_size, block=self.block_ms if block else None
+        )
+        return self._entries(response)
+
+    @staticmethod
+    def _entries(response):
+        if not response:
+            return []
+        return [(entry_id, fields) for entry_id, fields in response[0][1] if fields]
+
+    def step(self, block=True):
+        """Read, store and acknowledge one batch. Returns the number of entries handled."""
+        close_old_connections()
+        entries = self._read(block)
+        if not entries:
+            return 0
+        try:
+            events_store([record for _, fields in entries for record in json.loads(fields[b"r"])])
+        except Exception:
+            log.exception("storing a batch of %d buffered requests failed; it stays buffered", len(entries))
+            self._store_one_by_one(entries)
+            return len(entries)
+        self._ack([entry_id for entry_id, _ in entries])
+        self._backoff = 0.0
+        return len(entries)
+
+    def _store_one_by_one(self, entries):
+        """Find the entry that breaks the batch; park it in the dead-letter stream, keep the rest moving."""
+        done = []
+        for entry_id, fields in entries:
+            try:
+                events_store(json.loads(fields[b"r"]))
+            except json.JSONDecodeError:
+                self._dead(entry_id, fields)
+                done.append(entry_id)
+            except Exception:
+                if self._is_database_down():
+                    break  # not this entry's fault: retry the rest later
+                self._dead(entry_id, fields)
+                done.append(entry_id)
+            else:
+                done.append(entry_id)
+        self._ack(done)
+        if len(done) < len(entries):
+            self._backoff = min(max(self._backoff * 2, 0.5), 30.0)
+            time.sleep(self._backoff)
+
+    @staticmethod
+    def _is_database_down():
+        from django.db import connection
+
+        try:
+            connection.close_if_unusable_or_obsolete()
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except Exception:
+            connection.close()
+            return True
+        return False
+
+    def _dead(self, entry_id, fields):
+        log.error("parking buffered entry %s in %s", entry_id, dead_letter_name())
+        self.redis.xadd(dead_letter_name(), fields)
+
+    def _ack(self, entry_ids):
+        if entry_ids:
+            pipe = self.redis.pipeline()
+            pipe.xack(self.stream, GROUP, *entry_ids)
+            pipe.xdel(self.stream, *entry_ids)
+            pipe.execute()
+
+    def drain(self):
+        """Flush until the stream is empty (for tests and `flush_events --once`)."""
+        self.ensure_group()
+        total = 0
+        while handled := self.step(block=False):
+            total += handled
+        return total
+
+    def run(self, should_stop):
+        self.ensure_group()
+        while not should_stop():
+            try:
+                self.step(block=True)
+            except redis.RedisError:
+                log.warning("event buffer unreachable; retrying in 1s")
+                time.sleep(1.0)

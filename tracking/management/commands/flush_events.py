@@ -1,0 +1,28 @@
+import signal
+
+from django.core.management.base import BaseCommand, CommandError
+
+from tracking import buffer
+
+
+class Command(BaseCommand):
+    help = "Move buffered events from Redis into the database (runs until stopped; --once drains and exits)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="Drain the buffer once, then exit.")
+        parser.add_argument("--batch-size", type=int, default=1000)
+
+    def handle(self, *args, once, batch_size, **options):
+        if not buffer.enabled():
+            raise CommandError("REDIS_URL is not set: events are stored directly, there is no buffer to flush.")
+        if not 1 <= batch_size <= 10_000:
+            raise CommandError("--batch-size must be between 1 and 10000")
+        flusher = buffer.Flusher(batch_size=batch_size)
+        if once:
+            self.stdout.write(f"Flushed {flusher.drain()} buffered requests.")
+            return
+        stopping = []
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stopping.append(True))
+        self.stdout.write("Flushing events; stop with SIGTERM.")
+        flusher.run(should_stop=lambda: bool(stopping))

@@ -1,0 +1,132 @@
+"""What ingestion records. Rows are written in batches by `tracking.services.events_store`.
+
+Visits carry the visit-level dimensions (source, location, device) once; page views and events point at
+their visit. Neither table holds an IP address or a User-Agent.
+"""
+
+from django.db import models
+
+from sites.models import Site
+
+
+class Salt(models.Model):
+    """The random key of one UTC day's visitor hashes. Deleted after 48 hours."""
+
+    day = models.DateField(unique=True)
+    secret = models.BinaryField(max_length=32)
+
+    def __str__(self):
+        return f"salt of {self.day}"
+
+
+class Visit(models.Model):
+    # Random 63-bit ids assigned by the writer, so a batch needs no round trip to learn them.
+    id = models.BigIntegerField(primary_key=True)
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
+    visitor_id = models.BigIntegerField()
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    duration = models.PositiveIntegerField(default=0, help_text="Seconds from the first to the last activity.")
+    pageviews = models.PositiveIntegerField(default=0)
+    events = models.PositiveIntegerField(default=0)
+    is_bounce = models.BooleanField(default=True, help_text="One page view and no interactive event.")
+    hostname = models.CharField(max_length=253, blank=True)
+    entry_page = models.CharField(max_length=2000, blank=True)
+    exit_page = models.CharField(max_length=2000, blank=True)
+    # Where the visit came from.
+    referrer = models.CharField(max_length=500, blank=True)
+    referrer_host = models.CharField(max_length=253, blank=True)
+    source = models.CharField(max_length=200, blank=True)
+    channel = models.CharField(max_length=40, blank=True)
+    utm_source = models.CharField(max_length=200, blank=True)
+    utm_medium = models.CharField(max_length=200, blank=True)
+    utm_campaign = models.CharField(max_length=200, blank=True)
+    utm_content = models.CharField(max_length=200, blank=True)
+    utm_term = models.CharField(max_length=200, blank=True)
+    click_id = models.CharField(max_length=20, blank=True)
+    # Where and on what.
+    country = models.CharField(max_length=2, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    browser = models.CharField(max_length=60, blank=True)
+    browser_version = models.CharField(max_length=30, blank=True)
+    os = models.CharField(max_length=60, blank=True)
+    os_version = models.CharField(max_length=30, blank=True)
+    device = models.CharField(max_length=20, blank=True)
+    screen_class = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["site", "started_at"], name="visit_site_started"),
+            models.Index(fields=["site", "visitor_id", "last_seen_at"], name="visit_site_visitor_seen"),
+        ]
+
+    def __str__(self):
+        return f"visit {self.id} on {self.site_id}"
+
+
+class PageView(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
+    view_id = models.CharField(max_length=40)
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="page_views", db_index=False)
+    visitor_id = models.BigIntegerField()
+    timestamp = models.DateTimeField()
+    hostname = models.CharField(max_length=253, blank=True)
+    pathname = models.CharField(max_length=2000)
+    props = models.JSONField(default=dict, blank=True)
+    engaged_ms = models.PositiveIntegerField(default=0)
+    scroll_depth = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A Stripe Checkout Session id seen in the page URL (?session_id=cs_… on a Payment Link return page).
+    checkout_session_id = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "view_id"], name="pageview_site_view_unique")]
+        indexes = [
+            models.Index(fields=["site", "timestamp"], name="pageview_site_time"),
+            models.Index(fields=["visit"], name="pageview_visit"),
+        ]
+
+    def __str__(self):
+        return f"{self.pathname} ({self.view_id})"
+
+
+class Event(models.Model):
+    """A custom event (Signup, Outbound Link: Click…), tied to the page view it happened on."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
+    view_id = models.CharField(max_length=40)
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="custom_events", db_index=False)
+    visitor_id = models.BigIntegerField()
+    name = models.CharField(max_length=120)
+    timestamp = models.DateTimeField()
+    pathname = models.CharField(max_length=2000)
+    props = models.JSONField(default=dict, blank=True)
+    interactive = models.BooleanField(default=True)
+    revenue_amount = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
+    revenue_currency = models.CharField(max_length=3, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "view_id", "name"], name="event_site_view_name_unique")]
+        indexes = [
+            models.Index(fields=["site", "timestamp"], name="event_site_time"),
+            models.Index(fields=["visit"], name="event_visit"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.view_id})"
+
+
+class DroppedEvents(models.Model):
+    """How many events of a site were dropped on one day, and why (bot, opted-out, localhost…)."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    reason = models.CharField(max_length=40)
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "dropped events"
+        constraints = [models.UniqueConstraint(fields=["site", "day", "reason"], name="dropped_site_day_reason")]
+
+    def __str__(self):
+        return f"{self.count} dropped ({self.reason}) on {self.day}"

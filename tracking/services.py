@@ -1,0 +1,288 @@
+"""Writes of the tracking app: storing batches of enriched events, and the daily salts.
+
+`events_store` is the one place events become rows, whether they come from the Redis buffer (the
+flusher) or straight from the view (no Redis, or Redis down). It is idempotent: a batch stored twice —
+a flusher that crashed after commit and before acknowledging — changes nothing the second time,
+because page views and events already present are skipped before visits are touched.
+"""
+
+import random
+import secrets
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+
+from sites.models import Site
+from tracking.models import DroppedEvents, Event, PageView, Salt, Visit
+
+VISIT_IDLE = timedelta(minutes=30)
+SALT_KEEP = timedelta(hours=48)
+_ADVISORY_LOCK = 7_303_001  # serialises writers so visits are never split by a race
+
+_VISIT_DIMENSIONS = (
+    "hostname", "referrer", "referrer_host", "source", "channel", "utm_source", "utm_medium", "utm_campaign",
+    "utm_content", "utm_term", "click_id", "country", "region", "city", "browser", "browser_version", "os",
+    "os_version", "device", "screen_class",
+)  # fmt: skip
+_VISIT_UPDATE_FIELDS = ["last_seen_at", "duration", "pageviews", "events", "is_bounce", "exit_page"]
+
+_rng = random.SystemRandom()
+
+
+# --- salts --------------------------------------------------------------------------------------
+_salt_cache = {}
+
+
+def salt_for_day(day: date, *, create=True):
+    """The secret of a UTC day, created on first use. Cached per process (salts never change)."""
+    secret = _salt_cache.get(day)
+    if secret is not None:
+        return secret
+    row = Salt.objects.filter(day=day).first()
+    if row is None and create:
+        try:
+            with transaction.atomic():
+                row = Salt.objects.create(day=day, secret=secrets.token_bytes(32))
+        except IntegrityError:  # another worker created it first
+            row = Salt.objects.get(day=day)
+    if row is None:
+        return None
+    secret = bytes(row.secret)
+    if len(_salt_cache) > 8:
+        _salt_cache.clear()
+    _salt_cache[day] = secret
+    return secret
+
+
+def salts_rotate(*, now=None):
+    """Create today's salt and delete those older than 48 hours. Run by Celery beat."""
+    now = now or datetime.now(UTC)
+    today = now.date()
+    salt_for_day(today)
+    # A day's salt stops being used at the end of that day; keep it for 48 h past its start.
+    cutoff = (now - SALT_KEEP).date()
+    deleted, _ = Salt.objects.filter(day__lt=cutoff).delete()
+    for day in [day for day in _salt_cache if day < cutoff]:
+        _salt_cache.pop(day, None)
+    return deleted
+
+
+def salts_forget_cache():
+    _salt_cache.clear()
+
+
+# --- storing events ----------------------------------------------------------------------------
+def _dt(ts):
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def events_store(records):
+    """Store a batch of enriched records (see tracking.ingest). Returns counts of what was written."""
+    if not records:
+        return {"pageviews": 0, "events": 0, "engagements": 0, "dropped": 0, "visits": 0}
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK])
+        return _store(records)
+
+
+def _store(records):
+    drops = defaultdict(int)
+    pageviews, custom, engagements = {}, {}, []
+    for record in records:
+        kind = record["kind"]
+        if kind == "pageview":
+            pageviews.setdefault((record["site"], record["view_id"]), record)
+        elif kind == "event":
+            custom.setdefault((record["site"], record["view_id"], record["name"]), record)
+        elif kind == "engagement":
+            engagements.append(record)
+        elif kind == "drop":
+            drops[(record["site"], record["day"], record["reason"])] += 1
+
+    _drop_existing_pageviews(pageviews)
+    _drop_existing_events(custom)
+
+    new_visits, touched = _sessionize(sorted([*pageviews.values(), *custom.values()], key=lambda r: r["ts"]))
+    Visit.objects.bulk_create(new_visits.values(), batch_size=500)
+    if touched:
+        Visit.objects.bulk_update(touched.values(), _VISIT_UPDATE_FIELDS, batch_size=500)
+
+    PageView.objects.bulk_create(
+        [
+            PageView(
+                site_id=r["site"], view_id=r["view_id"], visit_id=r["visit_id"], visitor_id=r["visitor"],
+                timestamp=_dt(r["ts"]), hostname=r["hostname"], pathname=r["pathname"], props=r["props"],
+                checkout_session_id=r["checkout_session_id"],
+            )
+            for r in pageviews.values()
+        ],
+        batch_size=500,
+        ignore_conflicts=True,
+    )  # fmt: skip
+    Event.objects.bulk_create(
+        [
+            Event(
+                site_id=r["site"], view_id=r["view_id"], visit_id=r["visit_id"], visitor_id=r["visitor"],
+                name=r["name"], timestamp=_dt(r["ts"]), pathname=r["pathname"], props=r["props"],
+                interactive=r["interactive"],
+                revenue_amount=Decimal(r["revenue_amount"]) if r["revenue_amount"] is not None else None,
+                revenue_currency=r["revenue_currency"],
+            )
+            for r in custom.values()
+        ],
+        batch_size=500,
+        ignore_conflicts=True,
+    )  # fmt: skip
+
+    engaged = _store_engagements(engagements)
+    _store_drops(drops)
+    sites = {r["site"] for r in [*pageviews.values(), *custom.values()]}
+    if sites:
+        first = min(r["ts"] for r in [*pageviews.values(), *custom.values()])
+        Site.objects.filter(pk__in=sites, first_event_at__isnull=True).update(first_event_at=_dt(first))
+    return {
+        "pageviews": len(pageviews),
+        "events": len(custom),
+        "engagements": engaged,
+        "dropped": sum(drops.values()),
+        "visits": len(new_visits),
+    }
+
+
+def _drop_existing_pageviews(pageviews):
+    by_site = defaultdict(list)
+    for site_id, view_id in pageviews:
+        by_site[site_id].append(view_id)
+    for site_id, view_ids in by_site.items():
+        for existing in PageView.objects.filter(site_id=site_id, view_id__in=view_ids).values_list(
+            "view_id", flat=True
+        ):
+            pageviews.pop((site_id, existing), None)
+
+
+def _drop_existing_events(custom):
+    by_site = defaultdict(list)
+    for site_id, view_id, _name in custom:
+        by_site[site_id].append(view_id)
+    for site_id, view_ids in by_site.items():
+        rows = Event.objects.filter(site_id=site_id, view_id__in=view_ids).values_list("view_id", "name")
+        for view_id, name in rows:
+            custom.pop((site_id, view_id, name), None)
+
+
+def _sessionize(records):
+    """Attach every record to a visit: an open one of the same visitor (≤ 30 minutes idle) or a new one.
+
+    A visitor is matched by today's hash and by yesterday's (records carry both), so a visit that
+    crosses midnight UTC, when the salt rotates, stays one visit.
+    """
+    new_visits, touched = {}, {}
+    if not records:
+        return new_visits, touched
+    open_visits = _open_visits(records)
+    for record in records:
+        ts = _dt(record["ts"])
+        visit = None
+        for visitor in (record["visitor"], record.get("prev_visitor")):
+            if visitor is None:
+                continue
+            candidate = open_visits.get((record["site"], visitor))
+            if candidate is not None and ts - candidate.last_seen_at <= VISIT_IDLE and ts >= candidate.started_at:
+                visit = candidate
+                break
+        if visit is None:
+            visit = Visit(
+                id=_rng.getrandbits(63) or 1, site_id=record["site"], visitor_id=record["visitor"], started_at=ts,
+                last_seen_at=ts, entry_page=record["pathname"], exit_page=record["pathname"], pageviews=0, events=0,
+                is_bounce=True, **{name: record[name] for name in _VISIT_DIMENSIONS},
+            )  # fmt: skip
+            new_visits[visit.id] = visit
+        elif visit.id not in new_visits:
+            touched[visit.id] = visit
+        _extend(visit, record, ts)
+        open_visits[(record["site"], record["visitor"])] = visit
+        record["visit_id"] = visit.id
+    return new_visits, touched
+
+
+def _extend(visit, record, ts):
+    if ts > visit.last_seen_at:
+        visit.last_seen_at = ts
+    visit.duration = int((visit.last_seen_at - visit.started_at).total_seconds())
+    if record["kind"] == "pageview":
+        visit.pageviews += 1
+        if ts >= visit.last_seen_at:
+            visit.exit_page = record["pathname"]
+        if visit.pageviews > 1:
+            visit.is_bounce = False
+    else:
+        visit.events += 1
+        if record["interactive"]:
+            visit.is_bounce = False
+
+
+def _open_visits(records):
+    earliest = _dt(min(r["ts"] for r in records)) - VISIT_IDLE
+    by_site = defaultdict(set)
+    for record in records:
+        by_site[record["site"]].add(record["visitor"])
+        if record.get("prev_visitor") is not None:
+            by_site[record["site"]].add(record["prev_visitor"])
+    found = {}
+    for site_id, visitors in by_site.items():
+        candidates = Visit.objects.filter(site_id=site_id, visitor_id__in=visitors, last_seen_at__gte=earliest)
+        for visit in candidates.order_by("last_seen_at"):
+            found[(site_id, visit.visitor_id)] = visit  # the latest wins
+    return found
+
+
+def _store_engagements(engagements):
+    """Engagement raises a page view's engaged time and scroll depth (never lowers: safe to repeat)."""
+    if not engagements:
+        return 0
+    wanted = {}
+    for record in engagements:
+        key = (record["site"], record["view_id"])
+        engaged, depth = wanted.get(key, (0, None))
+        if record["scroll_depth"] is not None:
+            depth = max(depth or 0, record["scroll_depth"])
+        wanted[key] = (max(engaged, record["engaged_ms"] or 0), depth)
+    by_site = defaultdict(list)
+    for site_id, view_id in wanted:
+        by_site[site_id].append(view_id)
+    views = []
+    for site_id, view_ids in by_site.items():
+        views += PageView.objects.filter(site_id=site_id, view_id__in=view_ids).only(
+            "id", "site_id", "view_id", "engaged_ms", "scroll_depth", "visit_id", "timestamp"
+        )
+    ends = {}
+    for view in views:
+        engaged, depth = wanted[(view.site_id, view.view_id)]
+        view.engaged_ms = max(view.engaged_ms, engaged)
+        if depth is not None:
+            view.scroll_depth = max(view.scroll_depth or 0, depth)
+        # The visit lasted at least until the end of the engaged time on this page.
+        end = view.timestamp + timedelta(milliseconds=view.engaged_ms)
+        ends[view.visit_id] = max(end, ends.get(view.visit_id, end))
+    PageView.objects.bulk_update(views, ["engaged_ms", "scroll_depth"], batch_size=500)
+    visits = list(Visit.objects.filter(pk__in=ends).only("id", "started_at", "last_seen_at", "duration"))
+    longer = []
+    for visit in visits:
+        if ends[visit.id] > visit.last_seen_at:
+            visit.last_seen_at = ends[visit.id]
+            visit.duration = int((visit.last_seen_at - visit.started_at).total_seconds())
+            longer.append(visit)
+    Visit.objects.bulk_update(longer, ["last_seen_at", "duration"], batch_size=500)
+    return len(views)
+
+
+def _store_drops(drops):
+    for (site_id, day, reason), count in drops.items():
+        updated = DroppedEvents.objects.filter(site_id=site_id, day=day, reason=reason).update(count=F("count") + count)
+        if not updated:
+            DroppedEvents.objects.create(site_id=site_id, day=day, reason=reason, count=count)

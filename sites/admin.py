@@ -16,10 +16,7 @@ from sites.models import ApiKey, Invite, Membership, Role, Site
 
 
 class SiteAdminForm(forms.ModelForm):
-    class Meta:
-        model = Site
-        fields = ["domain", "name", "timezone", "currency"]
-
+    # No Meta: the admin builds it with every field, so fields added to Site later appear too.
     def clean_domain(self):
         # Accept what a person pastes (https://www.Example.com/) and store what the tracker sends.
         try:
@@ -56,10 +53,6 @@ class SiteAdmin(admin.ModelAdmin):
 
 
 class MembershipAdminForm(forms.ModelForm):
-    class Meta:
-        model = Membership
-        fields = ["site", "user", "role"]
-
     def clean(self):
         cleaned = super().clean()
         instance = self.instance

@@ -191,3 +191,16 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- GeoIP (tracking/geo.py) ------------------------------------------------------------------
+# GEOIP_DATABASE: path to a MaxMind-format .mmdb (GeoLite2 or DB-IP Lite, City or Country).
+# Unset: the GeoLite2 copy installed from PyPI (2019 data, fine offline, stale for production).
+# GEOIP_COUNTRY_HEADER: a header set by the edge with the visitor's country, e.g. CF-IPCountry.
+GEOIP_DATABASE = env_str("GEOIP_DATABASE", None)
+if GEOIP_DATABASE is not None and not Path(GEOIP_DATABASE).is_file():
+    raise EnvError(f"GEOIP_DATABASE points at {GEOIP_DATABASE!r}, which is not a file")
+GEOIP_COUNTRY_HEADER = env_str("GEOIP_COUNTRY_HEADER", None)
+if GEOIP_COUNTRY_HEADER is not None and not (
+    GEOIP_COUNTRY_HEADER.isascii() and GEOIP_COUNTRY_HEADER.replace("-", "").isalnum()
+):
+    raise EnvError(f"GEOIP_COUNTRY_HEADER must be a header name like CF-IPCountry, got {GEOIP_COUNTRY_HEADER!r}")

@@ -228,8 +228,8 @@ def member_remove(request, domain, membership_id):
     membership = _membership(request, domain, Role.OWNER)
     site = membership.site
     target = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id, site=site)
+    leaving = target.pk == membership.pk  # read now: delete() clears the pk
     if request.method != "POST":
-        leaving = target.pk == membership.pk
         return _confirm(
             request,
             membership,
@@ -248,7 +248,7 @@ def member_remove(request, domain, membership_id):
     except ValidationError as error:
         messages.error(request, _error_text(error))
         return redirect("sites:settings_members", site.domain)
-    if target.pk == membership.pk:
+    if leaving:
         messages.success(request, f"You left {site.domain}.")
         return redirect("sites:list")
     messages.success(request, f"{target.user.email} no longer has access to {site.domain}.")

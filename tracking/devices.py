@@ -53,19 +53,23 @@ CRAWLER = Device(bot_reason="crawler")
 
 # Browsers driven by scripts. Playwright's and Puppeteer's Chromium say "HeadlessChrome" by
 # default (our own browser tests set a normal UA on the context for that reason).
-_HEADLESS = re.compile(
-    r"HeadlessChrome|Headless|PhantomJS|SlimerJS|Puppeteer|Playwright|Lighthouse|Electron/"
-    r"|jsdom|HtmlUnit|Nightmare|Selenium|WebDriver|Cypress",
-    re.IGNORECASE,
-)
+_HEADLESS_PATTERNS = [
+    r"Headless", r"PhantomJS", r"SlimerJS", r"Puppeteer", r"Playwright", r"Lighthouse", r"Electron/",
+    r"jsdom", r"HtmlUnit", r"Nightmare", r"Selenium", r"WebDriver", r"Cypress",
+]  # fmt: skip
 # HTTP libraries and command-line tools: anchored where the name is a common word.
-_AUTOMATION = re.compile(
-    r"^(?:curl|wget|httpie|python|aiohttp|httpx|node|undici|got|java|dart|deno|bun|ruby|perl|php"
-    r"|faraday|guzzlehttp|reqwest|restsharp|insomnia|scrapy|dalvik|cfnetwork|powershell)\b"
-    r"|python-requests|python-urllib|go-http-client|axios/|node-fetch|okhttp|apache-httpclient"
-    r"|postmanruntime|libwww-perl|http_request2|winhttp|wininet",
-    re.IGNORECASE,
-)
+_AUTOMATION_PATTERNS = [
+    r"^(?:curl|wget|httpie|python|aiohttp|httpx|node|undici|got|java|dart|deno|bun|ruby|perl|php|faraday"
+    r"|guzzlehttp|reqwest|restsharp|insomnia|scrapy|dalvik|cfnetwork|powershell)\b",
+    r"python-requests", r"python-urllib", r"go-http-client", r"axios/", r"node-fetch", r"okhttp",
+    r"apache-httpclient", r"postmanruntime", r"libwww-perl", r"http_request2", r"winhttp", r"wininet",
+]  # fmt: skip
+_TV_OR_CONSOLE_PATTERNS = [
+    r"(?i:smart-?tv)", r"\bTV (?:Safari|Build)", r"HbbTV", r"Web0S", r"webOS\.TV", r"CrKey", r"\bAFT[A-Z]",
+    r"Android TV", r"GoogleTV", r"BRAVIA", r"PlayStation", r"Xbox", r"Nintendo", r"Large Screen",
+]  # fmt: skip
+_MOBILE_HINTS = ("Mobile", "iPhone", "iPod", "Windows Phone", "BlackBerry", "BB10", "KaiOS", "Opera Mini")
+_TABLET_HINTS = ("iPad", "Kindle", "Silk/")
 
 # Plausible's naming: mobile variants collapse into their desktop brand, web views count as an app.
 _BROWSER_NAMES = {
@@ -101,17 +105,10 @@ _OS_NAMES = {
     "Slackware": "Linux",
 }
 _DESKTOP_OS = frozenset({"Windows", "Mac", "Linux", "Chrome OS", "FreeBSD", "OpenBSD", "NetBSD", "Solaris"})
-_TV_OR_CONSOLE = re.compile(
-    r"Smart-?TV|\bTV (?:Safari|Build)|HbbTV|Web0S|webOS\.TV|CrKey|\bAFT[A-Z]|Android TV|GoogleTV|BRAVIA"
-    r"|PlayStation|Xbox|Nintendo|Large Screen",
-    re.IGNORECASE,
-)
-_TABLET = re.compile(r"Tablet(?! PC)|\biPad\b|Kindle|\bSilk/")  # "Tablet PC" is Windows pen input
-_MOBILE = re.compile(r"Mobile|iPhone|iPod|Windows Phone|BlackBerry|BB10|KaiOS|Opera Mini")
 
 
 class _Engines:
-    """Built on first use (about 0.6 s: ua-parser's matchers and the crawler list)."""
+    """Built on first use (about 0.6 s, mostly ua-parser's matchers and the crawler list)."""
 
     def __init__(self):
         resolver = ua_parser.BestAvailableResolver
@@ -120,37 +117,51 @@ class _Engines:
         matchers = ua_parser.load_lazy_builtins() if lazy else ua_parser.load_builtins()
         # No ua-parser cache: parse_user_agent() caches the whole verdict instead.
         self.ua_parser = ua_parser.Parser(resolver(matchers))
-        self.exclusions = re.compile("|".join(_CRAWLER_EXCLUSIONS), re.IGNORECASE)
-        self.is_crawler = _crawler_matcher(_CRAWLER_PATTERNS)
+        self.is_headless = any_match(_HEADLESS_PATTERNS, ignore_case=True)
+        self.is_automation = any_match(_AUTOMATION_PATTERNS, ignore_case=True)
+        self.is_tv_or_console = any_match(_TV_OR_CONSOLE_PATTERNS)
+        self.looks_like_crawler = any_match(_CRAWLER_PATTERNS, ignore_case=True)
+        self.crawler_exclusions = re.compile("|".join(_CRAWLER_EXCLUSIONS), re.IGNORECASE)
+
+    def is_crawler(self, ua):
+        # crawlerdetect first strips the tokens every browser sends ("Mozilla/5.0", "Linux", and
+        # phone models such as "cubot"), then looks for bot names. Stripping costs ~35 µs in
+        # Python's re, so only UAs that already look like a crawler pay for it.
+        if not self.looks_like_crawler(ua):
+            return False
+        agent = self.crawler_exclusions.sub("", ua)
+        return bool(agent) and self.looks_like_crawler(agent)
 
 
-def _crawler_matcher(patterns):
-    """One fast test over crawlerdetect's ~1,500 patterns.
+def any_match(patterns, *, ignore_case=False):
+    """A fast "does any of these patterns match?" test over many regexes.
 
-    Python's `re` takes ~400 µs per UA on the combined alternation; ua-parser-rs (a Rust regex
-    set, already a dependency for ua-parser's speed) takes ~2 µs. The few patterns Rust's regex
-    syntax cannot express (look-arounds) stay in a small Python regex.
+    Python's `re` takes ~20 µs per UA for a dozen case-insensitive alternatives and ~400 µs for
+    crawlerdetect's ~1,500; ua-parser-rs (a Rust regex set, already here for ua-parser's speed)
+    takes 1-6 µs. Patterns Rust's syntax cannot express (look-arounds) stay in a Python regex.
     """
+    prefix = "(?i)" if ignore_case else ""
     rust, python = [], []
     for pattern in patterns:
+        entry = (prefix + pattern, "match", None, None, None, None)
         if ua_parser_rs is None:
             python.append(pattern)
             continue
         try:
-            ua_parser_rs.UserAgentExtractor([("(?i)" + pattern, "crawler", None, None, None, None)])
+            ua_parser_rs.UserAgentExtractor([entry])
         except ValueError:
             python.append(pattern)
         else:
-            rust.append(("(?i)" + pattern, "crawler", None, None, None, None))
+            rust.append(entry)
     rust_set = ua_parser_rs.UserAgentExtractor(rust) if rust else None
-    python_re = re.compile("|".join(python), re.IGNORECASE) if python else None
+    python_re = re.compile("|".join(python), re.IGNORECASE if ignore_case else 0) if python else None
 
-    def is_crawler(agent):
-        if rust_set is not None and rust_set.extract(agent) is not None:
+    def matches(text):
+        if rust_set is not None and rust_set.extract(text) is not None:
             return True
-        return python_re is not None and python_re.search(agent) is not None
+        return python_re is not None and python_re.search(text) is not None
 
-    return is_crawler
+    return matches
 
 
 @functools.lru_cache(maxsize=1)
@@ -176,18 +187,14 @@ def _parse(ua: str) -> Device:
     ua = ua.strip()
     if not ua:
         return NO_USER_AGENT
-    if _HEADLESS.search(ua):
-        return HEADLESS
-    if _AUTOMATION.search(ua):
-        return AUTOMATION
     engines = _engines()
+    if engines.is_headless(ua):
+        return HEADLESS
+    if engines.is_automation(ua):
+        return AUTOMATION
     result = engines.ua_parser(ua, Domain.ALL)
     device = result.device
-    if device is not None and device.family == "Spider":
-        return CRAWLER
-    # crawlerdetect strips the tokens every browser sends before it looks for bot names.
-    agent = engines.exclusions.sub("", ua).strip()
-    if agent and engines.is_crawler(agent):
+    if (device is not None and device.family == "Spider") or engines.is_crawler(ua):
         return CRAWLER
 
     browser = browser_version = os_name = os_version = ""
@@ -208,7 +215,7 @@ def _parse(ua: str) -> Device:
         browser_version=browser_version,
         os=os_name,
         os_version=os_version,
-        device=_device_class(ua, os_name, device),
+        device=_device_class(ua, os_name, device, engines),
     )
 
 
@@ -219,17 +226,19 @@ def _major_minor(major, minor):
     return version[:_VERSION_CAP]
 
 
-def _device_class(ua, os_name, device):
+def _device_class(ua, os_name, device, engines):
     family = device.family if device is not None else ""
     brand = (device.brand or "") if device is not None else ""
-    if _TV_OR_CONSOLE.search(ua):
+    if engines.is_tv_or_console(ua):
         return OTHER
-    if family in ("iPad", "Kindle") or brand.endswith("Tablet") or _TABLET.search(ua):
+    if family in ("iPad", "Kindle") or brand.endswith("Tablet") or any(hint in ua for hint in _TABLET_HINTS):
+        return TABLET
+    if "Tablet" in ua and "Tablet PC" not in ua:  # "Tablet PC" is Windows pen input on laptops
         return TABLET
     if os_name == "Android":
         # Android browsers put "Mobile" in phone UAs and leave it out on tablets.
         return MOBILE if "Mobile" in ua else TABLET
-    if os_name == "iOS" or _MOBILE.search(ua):
+    if os_name == "iOS" or any(hint in ua for hint in _MOBILE_HINTS):
         return MOBILE
     if os_name in _DESKTOP_OS:
         return DESKTOP

@@ -18,7 +18,7 @@ import time
 
 import redis
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from tracking.services import events_store
 
@@ -116,7 +116,8 @@ class Flusher:
 
     def step(self, block=True):
         """Read, store and acknowledge one batch. Returns the number of entries handled."""
-        close_old_connections()
+        if not connection.in_atomic_block:  # a long-running process: drop a dead or expired connection
+            close_old_connections()
         entries = self._read(block)
         if not entries:
             return 0
@@ -153,14 +154,12 @@ class Flusher:
 
     @staticmethod
     def _is_database_down():
-        from django.db import connection
-
         try:
-            connection.close_if_unusable_or_obsolete()
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
         except Exception:
-            connection.close()
+            if not connection.in_atomic_block:
+                connection.close()
             return True
         return False
 

@@ -19,7 +19,6 @@ from sites.models import Site
 from tracking.models import DroppedEvents, Event, PageView, Salt, Visit
 
 VISIT_IDLE = timedelta(minutes=30)
-SALT_KEEP = timedelta(hours=48)
 _ADVISORY_LOCK = 7_303_001  # serialises writers so visits are never split by a race
 
 _VISIT_DIMENSIONS = (
@@ -62,8 +61,9 @@ def salts_rotate(*, now=None):
     now = now or datetime.now(UTC)
     today = now.date()
     salt_for_day(today)
-    # A day's salt stops being used at the end of that day; keep it for 48 h past its start.
-    cutoff = (now - SALT_KEEP).date()
+    # Only today's and yesterday's salts are used (yesterday's so visits span midnight); any older one
+    # was created more than 48 hours ago.
+    cutoff = today - timedelta(days=1)
     deleted, _ = Salt.objects.filter(day__lt=cutoff).delete()
     for day in [day for day in _salt_cache if day < cutoff]:
         _salt_cache.pop(day, None)

@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="sites:list", permanent=False)),
+    path("", include("tracking.urls")),
     path("accounts/", include("accounts.urls")),
     path("sites/", include("sites.urls")),
     path("admin/", admin.site.urls),

@@ -7,3 +7,9 @@ from humblytics.startup import load_settings_or_exit
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "humblytics.settings")
 load_settings_or_exit()
 application = get_wsgi_application()
+
+# Build the User-Agent parsers and open the GeoIP database before the first event, not during it.
+from tracking import devices, geo  # noqa: E402
+
+devices.warm_up()
+geo.warm_up()

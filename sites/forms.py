@@ -63,6 +63,12 @@ class SiteForm(forms.Form):
         help_text="Revenue from Stripe is reported in this currency.",
     )
 
+    respect_gpc = forms.BooleanField(
+        label="Respect Global Privacy Control",
+        required=False,
+        help_text="Don't count visitors whose browser sends the GPC opt-out signal (Sec-GPC: 1).",
+    )
+
     def __init__(self, *args, disabled=False, **kwargs):
         super().__init__(*args, **kwargs)
         current = self.initial.get("timezone")
@@ -73,7 +79,10 @@ class SiteForm(forms.Form):
 
     @classmethod
     def for_site(cls, site, data=None, **kwargs):
-        initial = {"domain": site.domain, "name": site.name, "timezone": site.timezone, "currency": site.currency}
+        initial = {
+            "domain": site.domain, "name": site.name, "timezone": site.timezone, "currency": site.currency,
+            "respect_gpc": site.respect_gpc,
+        }  # fmt: skip
         return cls(data, initial=initial, **kwargs)
 
     def service_kwargs(self):
@@ -83,6 +92,7 @@ class SiteForm(forms.Form):
             "name": data["name"],
             "timezone_name": data["timezone"],
             "currency": data["currency"],
+            "respect_gpc": data["respect_gpc"],
         }
 
 

@@ -21,6 +21,13 @@ class SiteError(ValidationError):
     """A business rule said no; the message is for the user."""
 
 
+def _full_clean(site):
+    try:
+        site.full_clean(exclude=["domain"])
+    except ValidationError as error:
+        raise SiteError(error.message_dict) from None
+
+
 def _clean_domain(domain):
     try:
         return normalize_domain(domain)
@@ -28,10 +35,12 @@ def _clean_domain(domain):
         raise SiteError({"domain": str(error)}) from None
 
 
-def site_create(*, owner, domain, name="", timezone_name="UTC", currency="USD"):
+def site_create(*, owner, domain, name="", timezone_name="UTC", currency="USD", respect_gpc=False):
     domain = _clean_domain(domain)
-    site = Site(domain=domain, name=name.strip(), timezone=timezone_name, currency=currency.upper())
-    site.full_clean(exclude=["domain"])
+    site = Site(
+        domain=domain, name=name.strip(), timezone=timezone_name, currency=currency.upper(), respect_gpc=respect_gpc
+    )
+    _full_clean(site)
     if Site.objects.filter(domain=domain).exists():
         raise SiteError({"domain": f"{domain} is already registered with Humblytics."})
     try:
@@ -43,7 +52,7 @@ def site_create(*, owner, domain, name="", timezone_name="UTC", currency="USD"):
     return site
 
 
-def site_update(*, site, domain=None, name=None, timezone_name=None, currency=None):
+def site_update(*, site, domain=None, name=None, timezone_name=None, currency=None, respect_gpc=None):
     if domain is not None:
         domain = _clean_domain(domain)
         if domain != site.domain and Site.objects.filter(domain=domain).exclude(pk=site.pk).exists():
@@ -55,7 +64,9 @@ def site_update(*, site, domain=None, name=None, timezone_name=None, currency=No
         site.timezone = timezone_name
     if currency is not None:
         site.currency = currency.upper()
-    site.full_clean(exclude=["domain"])
+    if respect_gpc is not None:
+        site.respect_gpc = respect_gpc
+    _full_clean(site)
     site.save()
     return site
 

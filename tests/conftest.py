@@ -13,6 +13,12 @@ def _user(email):
     return User.objects.create_user(email=email, password=PASSWORD)
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2 at production strength costs ~0.25 s per user; tests need correctness, not key stretching.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def alice(db):
     return _user("alice@example.org")

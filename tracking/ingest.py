@@ -85,8 +85,7 @@ def build_records(incoming, meta, *, now=None):
         raise drop("opted-out")
 
     ip = privacy.client_ip(meta, settings.TRUSTED_PROXY_COUNT)
-    header = settings.GEOIP_COUNTRY_HEADER
-    location = geo.lookup(ip, meta.get(header) if header else None)
+    location = geo.lookup(ip, meta.get(_country_meta_key()) if settings.GEOIP_COUNTRY_HEADER else None)
     salt = salt_for_day(day)
     previous_salt = salt_for_day(day - timedelta(days=1), create=False)
 
@@ -144,6 +143,10 @@ def build_records(incoming, meta, *, now=None):
 def drop_records(dropped, *, now=None):
     day = datetime.fromtimestamp(now or time.time(), UTC).date().isoformat()
     return [{"kind": "drop", "site": site_id, "day": day, "reason": dropped.reason} for site_id in dropped.site_ids]
+
+
+def _country_meta_key():
+    return "HTTP_" + settings.GEOIP_COUNTRY_HEADER.upper().replace("-", "_")
 
 
 def _strip_www(host):

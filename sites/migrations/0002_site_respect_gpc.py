@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sites', '0001_initial'),
+        ("sites", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='site',
-            name='respect_gpc',
-            field=models.BooleanField(default=False, help_text='Do not count visitors whose browser sends the Global Privacy Control signal.'),
+            model_name="site",
+            name="respect_gpc",
+            field=models.BooleanField(
+                default=False, help_text="Do not count visitors whose browser sends the Global Privacy Control signal."
+            ),
         ),
     ]

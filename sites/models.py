@@ -125,3 +125,36 @@ class ApiKey(models.Model):
     @property
     def is_active(self):
         return self.revoked_at is None
+
+
+class Goal(models.Model):
+    """A conversion: visiting a page (path pattern, `*` matches anything) or sending a custom event."""
+
+    class Kind(models.TextChoices):
+        PAGE = "page", "Page visit"
+        EVENT = "event", "Custom event"
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="goals")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    page_path = models.CharField(max_length=2000, blank=True, help_text="Like /pricing or /blog/*")
+    event_name = models.CharField(max_length=120, blank=True, help_text="Like Signup")
+    created_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering = ["site", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "kind", "page_path", "event_name"], name="goal_site_unique"),
+            models.CheckConstraint(
+                condition=(models.Q(kind="page") & ~models.Q(page_path="") & models.Q(event_name=""))
+                | (models.Q(kind="event") & ~models.Q(event_name="") & models.Q(page_path="")),
+                name="goal_kind_matches_fields",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def name(self):
+        """How the goal is shown and named in the Stats API: `Visit /pricing` or the event name."""
+        return f"Visit {self.page_path}" if self.kind == self.Kind.PAGE else self.event_name

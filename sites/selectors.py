@@ -43,3 +43,7 @@ def site_owner_count(*, site):
 
 def site_get_by_domain(*, domain):
     return Site.objects.filter(domain=domain).first()
+
+
+def site_goals(*, site):
+    return list(site.goals.order_by("created_at"))

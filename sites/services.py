@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import User
 from sites import keys
 from sites.domains import DomainError, normalize_domain
-from sites.models import ApiKey, Invite, Membership, Role, Site
+from sites.models import ApiKey, Goal, Invite, Membership, Role, Site
 
 # last_used_at is written at most this often per key, so the API path stays read-only.
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -176,3 +176,30 @@ def apikey_authenticate(*, key):
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
     return api_key
+
+
+def goal_create(*, site, kind, page_path="", event_name=""):
+    page_path, event_name = (page_path or "").strip(), (event_name or "").strip()
+    if kind == Goal.Kind.PAGE:
+        if not page_path.startswith("/"):
+            raise SiteError({"page_path": "A page path starts with /, like /pricing or /blog/*."})
+        if len(page_path) > 2000:
+            raise SiteError({"page_path": "Keep the path under 2,000 characters."})
+        event_name = ""
+    elif kind == Goal.Kind.EVENT:
+        if not event_name:
+            raise SiteError({"event_name": "Enter the event name your site sends, like Signup."})
+        if len(event_name) > 120:
+            raise SiteError({"event_name": "Event names have at most 120 characters."})
+        page_path = ""
+    else:
+        raise SiteError({"kind": "Choose a page visit or a custom event."})
+    goal = Goal(site=site, kind=kind, page_path=page_path, event_name=event_name)
+    if Goal.objects.filter(site=site, kind=kind, page_path=page_path, event_name=event_name).exists():
+        raise SiteError(f"The goal “{goal.name}” exists already.")
+    goal.save()
+    return goal
+
+
+def goal_delete(*, goal):
+    goal.delete()

@@ -1,0 +1,508 @@
+"""The one query engine: metrics × dimensions × filters × date range, in the site's timezone.
+
+Everything that reports on traffic — dashboard pages, the Stats API, CSV export, split-test results —
+calls `run(site, query)`. Read-only.
+
+Semantics (Plausible's, where it has one):
+- The visit set is the visits that started in the range and match the visit: filters. Event filters
+  (event:page, event:name, event:goal, event:props:…) keep the visits with at least one matching page
+  view or custom event (all event filters hold on the same row), and restrict pageviews/events counts to
+  the matching rows.
+- visitors = distinct visitor ids. Visitor ids come from a salt that changes every day, so the same
+  person on two days counts twice — over any range, the count is exact for the data kept.
+- Broken down by event:page, a page's visitors/visits/pageviews come from its page views; its bounce
+  rate and visit duration from the visits that entered on it.
+- conversion_rate = visitors who converted / all visitors of the visit set, in percent.
+"""
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Trunc
+
+from dashboard.query import PROPS_PREFIX, TIME_DIMENSIONS, VISIT_DIMENSIONS, Condition, Logical, has_goal
+from sites.models import Goal
+from tracking.models import Event, PageView, Visit
+
+ALWAYS = Q(pk__isnull=False)
+NEVER = Q(pk__isnull=True)
+_TIME_KIND = {"time:hour": "hour", "time:day": "day", "time:week": "week", "time:month": "month"}
+_METRIC_PROVIDERS = {}
+
+
+def register_metric(name, provider):
+    """Let another app add a metric (revenue). `provider(context) -> {dimension key tuple: value}`."""
+    from dashboard import query as query_module
+
+    query_module.EXTRA_METRICS.add(name)
+    _METRIC_PROVIDERS[name] = provider
+
+
+@dataclass
+class Result:
+    rows: list  # [{"dimensions": [...], "metrics": [...]}]
+    total_rows: int
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """What a metric provider needs: the site, the query, the range in UTC and the visit set."""
+
+    site: object
+    query: object
+    tz: ZoneInfo
+    start: datetime
+    end: datetime
+    visits: object  # Visit queryset, filtered
+    visit_group_fields: list  # the Visit fields (or annotations) that make a row's key
+    goals: list
+
+
+def utc_bounds(site, date_range):
+    tz = ZoneInfo(site.timezone)
+    start = datetime.combine(date_range.start, time.min, tzinfo=tz)
+    end = datetime.combine(date_range.end + timedelta(days=1), time.min, tzinfo=tz)
+    return tz, start, end
+
+
+# --- filters -------------------------------------------------------------------------------------
+def _text_q(field_name, operator, values):
+    if operator in ("is", "is_not"):
+        q = Q(**{f"{field_name}__in": list(values)})
+    elif operator in ("contains", "contains_not"):
+        q = NEVER
+        for value in values:
+            q |= Q(**{f"{field_name}__contains": value})
+    else:  # matches
+        q = NEVER
+        for value in values:
+            q |= Q(**{f"{field_name}__regex": value})
+    return ~q if operator.endswith("_not") else q
+
+
+def _python_match(text, operator, values):
+    if operator in ("is", "is_not"):
+        hit = text in values
+    elif operator in ("contains", "contains_not"):
+        hit = any(v in text for v in values)
+    else:
+        hit = any(re.search(v, text) for v in values)
+    return not hit if operator.endswith("_not") else hit
+
+
+def wildcard_regex(pattern):
+    """A goal path like /blog/* → an anchored regular expression; `*` matches anything but `/`, `**` anything."""
+    parts = re.split(r"(\*\*|\*)", pattern)
+    body = "".join(".*" if p == "**" else "[^/]*" if p == "*" else re.escape(p) for p in parts)
+    return f"^{body}$"
+
+
+def _goal_qs(goals):
+    """(page view Q, event Q) that match any of the goals."""
+    pv_q, ev_q = NEVER, NEVER
+    for goal in goals:
+        if goal.kind == Goal.Kind.PAGE:
+            if "*" in goal.page_path:
+                pv_q |= Q(pathname__regex=wildcard_regex(goal.page_path))
+            else:
+                pv_q |= Q(pathname=goal.page_path)
+        else:
+            ev_q |= Q(name=goal.event_name)
+    return pv_q, ev_q
+
+
+def _event_qs(item, goals):
+    """(page view Q, custom event Q) for an event-level filter."""
+    if isinstance(item, Logical):
+        pairs = [_event_qs(child, goals) for child in item.children]
+        if item.operator == "not":
+            pv, ev = pairs[0]
+            return ~pv, ~ev
+        pv_q, ev_q = (ALWAYS, ALWAYS) if item.operator == "and" else (NEVER, NEVER)
+        for pv, ev in pairs:
+            if item.operator == "and":
+                pv_q, ev_q = pv_q & pv, ev_q & ev
+            else:
+                pv_q, ev_q = pv_q | pv, ev_q | ev
+        return pv_q, ev_q
+    operator, dimension, values = item.operator, item.dimension, item.values
+    if dimension == "event:page":
+        q = _text_q("pathname", operator, values)
+        return q, q
+    if dimension == "event:name":
+        return (ALWAYS if _python_match("pageview", operator, values) else NEVER), _text_q("name", operator, values)
+    if dimension == "event:goal":
+        chosen = [g for g in goals if _python_match(g.name, operator.removesuffix("_not"), values)]
+        pv_q, ev_q = _goal_qs(chosen)
+        return (~pv_q, ~ev_q) if operator.endswith("_not") else (pv_q, ev_q)
+    key = dimension[len(PROPS_PREFIX) :]
+    q = _text_q(f"props__{key}", operator, values)
+    if operator.endswith("_not"):  # rows without the prop do not match "is_not" either (Plausible: (none))
+        q &= Q(**{"props__has_key": key})
+    return q, q
+
+
+def _visit_q(item):
+    if isinstance(item, Logical):
+        children = [_visit_q(child) for child in item.children]
+        if item.operator == "not":
+            return ~children[0]
+        combined = children[0]
+        for child in children[1:]:
+            combined = combined & child if item.operator == "and" else combined | child
+        return combined
+    return _text_q(VISIT_DIMENSIONS[item.dimension], item.operator, item.values)
+
+
+# --- the run -------------------------------------------------------------------------------------
+class _Run:
+    def __init__(self, site, query):
+        self.site, self.query = site, query
+        self.tz, self.start, self.end = utc_bounds(site, query.date_range)
+        self.goals = list(Goal.objects.filter(site=site)) if self._needs_goals() else []
+        visits = Visit.objects.filter(site_id=site.pk, started_at__gte=self.start, started_at__lt=self.end)
+        for item in query.visit_filters:
+            visits = visits.filter(_visit_q(item))
+        self.base_visits = visits
+        self.pv_q, self.ev_q = ALWAYS, ALWAYS
+        for item in query.event_filters:
+            pv, ev = _event_qs(item, self.goals)
+            self.pv_q, self.ev_q = self.pv_q & pv, self.ev_q & ev
+        self.event_filtered = bool(query.event_filters)
+        self.visits = visits
+        if self.event_filtered:
+            matched_pv = self._pageviews(restrict=False).filter(self.pv_q).values("visit_id")
+            matched_ev = self._events(restrict=False).filter(self.ev_q).values("visit_id")
+            self.visits = visits.filter(Q(id__in=matched_pv) | Q(id__in=matched_ev))
+        self.time_dim = next((d for d in query.dimensions if d in TIME_DIMENSIONS), None)
+        self.event_dim = next((d for d in query.dimensions if d.startswith("event:")), None)
+        self.visit_dims = [d for d in query.dimensions if d in VISIT_DIMENSIONS]
+
+    def _needs_goals(self):
+        return has_goal(self.query)
+
+    def _pageviews(self, restrict=True):
+        rows = PageView.objects.filter(
+            site_id=self.site.pk, timestamp__gte=self.start, timestamp__lt=self.end, visit__in=self.base_visits
+        )
+        return rows.filter(self.pv_q) if restrict else rows
+
+    def _events(self, restrict=True):
+        rows = Event.objects.filter(
+            site_id=self.site.pk, timestamp__gte=self.start, timestamp__lt=self.end, visit__in=self.base_visits
+        )
+        return rows.filter(self.ev_q) if restrict else rows
+
+    # Each family returns {key tuple: {metric: value}} where the key follows query.dimensions.
+    def _group(self, queryset, prefix, time_field, fields_for_event_dim=None, dims=None, **aggregates):
+        annotations, names = {}, []
+        for dim in self.query.dimensions if dims is None else dims:
+            if dim in VISIT_DIMENSIONS:
+                name = f"d_{len(names)}"
+                annotations[name] = F(prefix + VISIT_DIMENSIONS[dim])
+            elif dim in TIME_DIMENSIONS:
+                name = f"d_{len(names)}"
+                annotations[name] = Trunc(time_field, _TIME_KIND[dim], tzinfo=self.tz)
+            else:
+                name = f"d_{len(names)}"
+                annotations[name] = fields_for_event_dim
+            names.append(name)
+        if names:
+            rows = queryset.annotate(**annotations).values(*names).annotate(**aggregates).order_by()
+        else:
+            rows = [queryset.aggregate(**aggregates)]
+        return {tuple(self._key_value(row[name]) for name in names): row for row in rows}
+
+    def _key_value(self, value):
+        if isinstance(value, datetime):
+            return value.astimezone(self.tz).replace(tzinfo=None)
+        return "" if value is None else value
+
+    def _count(self, rows):
+        return {key: row["n"] for key, row in self._group(rows, "visit__", "timestamp", n=Count("id")).items()}
+
+    def visit_metrics(self, visits, dims=None):
+        time_field = "started_at"
+        return self._group(
+            visits, "", time_field, dims=dims,
+            visitors=Count("visitor_id", distinct=True), visits=Count("id"), bounces=Sum("is_bounce_int"),
+            duration=Sum("duration"), pageviews=Sum("pageviews"),
+        )  # fmt: skip
+
+    def run(self):
+        metrics = self.query.metrics
+        families = defaultdict(dict)
+        if self.event_dim is None:
+            visits = self.visits.annotate(is_bounce_int=_bounce_int())
+            for key, row in self.visit_metrics(visits).items():
+                families[key].update(
+                    visitors=row["visitors"] or 0, visits=row["visits"] or 0, bounces=row["bounces"] or 0,
+                    duration=row["duration"] or 0, pageviews=row["pageviews"] or 0,
+                )  # fmt: skip
+            counted_pageviews = None
+            if self.event_filtered:
+                # With event filters, pageviews count only the matching page views.
+                counted_pageviews = self._count(self._pageviews())
+                for key in set(families) | set(counted_pageviews):
+                    families[key]["pageviews"] = counted_pageviews.get(key, 0)
+            if "events" in metrics:
+                counted_events = self._count(self._events())
+                if self.event_filtered and has_only_goal_filter(self.query):
+                    # For goals, "events" are conversions: matching page views and custom events together.
+                    for key, n in counted_pageviews.items():
+                        counted_events[key] = counted_events.get(key, 0) + n
+                for key in set(families) | set(counted_events):
+                    families[key]["events"] = counted_events.get(key, 0)
+            if "conversion_rate" in metrics:
+                totals = self.visit_metrics(self.base_visits.annotate(is_bounce_int=_bounce_int()))
+                for key, values in families.items():
+                    total = (totals.get(key) or {}).get("visitors") or 0
+                    values["conversion_rate"] = _pct(values.get("visitors", 0), total)
+        else:
+            self._event_dimension(families)
+        self._extra_metrics(families)
+        return self._finish(families)
+
+    def _event_dimension(self, families):
+        dim = self.event_dim
+        metrics = self.query.metrics
+        if dim == "event:page":
+            for key, row in self._group(
+                self._pageviews(), "visit__", "timestamp", F("pathname"),
+                visitors=Count("visitor_id", distinct=True), visits=Count("visit_id", distinct=True),
+                pageviews=Count("id"),
+            ).items():  # fmt: skip
+                families[key].update(visitors=row["visitors"], visits=row["visits"], pageviews=row["pageviews"])
+            if {"bounce_rate", "visit_duration", "views_per_visit"} & set(metrics):
+                entered = self._group(
+                    self.visits.annotate(is_bounce_int=_bounce_int()), "", "started_at", F("entry_page"),
+                    entries=Count("id"), bounces=Sum("is_bounce_int"), duration=Sum("duration"),
+                    entry_pageviews=Sum("pageviews"),
+                )  # fmt: skip
+                for key, values in families.items():
+                    row = entered.get(key) or {}
+                    values["bounce_entries"] = row.get("entries") or 0
+                    values["bounces"] = row.get("bounces") or 0
+                    values["duration"] = row.get("duration") or 0
+                    values["entry_pageviews"] = row.get("entry_pageviews") or 0
+            if "events" in metrics:
+                for key, row in self._group(
+                    self._events(), "visit__", "timestamp", F("pathname"), n=Count("id")
+                ).items():
+                    families[key]["events"] = row["n"]
+            return
+        if dim == "event:name":
+            for key, row in self._group(
+                self._events(), "visit__", "timestamp", F("name"),
+                visitors=Count("visitor_id", distinct=True), visits=Count("visit_id", distinct=True),
+                events=Count("id"),
+            ).items():  # fmt: skip
+                families[key].update(visitors=row["visitors"], visits=row["visits"], events=row["events"])
+            pageviews = self._pageviews()
+            if pageviews.exists():
+                from django.db.models import Value
+
+                for key, row in self._group(
+                    pageviews, "visit__", "timestamp", Value("pageview"),
+                    visitors=Count("visitor_id", distinct=True), visits=Count("visit_id", distinct=True),
+                    events=Count("id"),
+                ).items():  # fmt: skip
+                    families[key].update(
+                        visitors=row["visitors"], visits=row["visits"], events=row["events"], pageviews=row["events"]
+                    )
+            return
+        if dim == "event:goal":
+            other_dims = [d for d in self.query.dimensions if d != "event:goal"]
+            totals = self.visit_metrics(self.base_visits.annotate(is_bounce_int=_bounce_int()), dims=other_dims)
+            goals = self.goals or list(Goal.objects.filter(site=self.site))
+            for goal in goals:
+                pv_q, ev_q = _goal_qs([goal])
+                matched = self._pageviews().filter(pv_q) if goal.kind == Goal.Kind.PAGE else self._events().filter(ev_q)
+                rows = self._group(
+                    matched, "visit__", "timestamp", _const(goal.name),
+                    visitors=Count("visitor_id", distinct=True), visits=Count("visit_id", distinct=True),
+                    events=Count("id"),
+                )  # fmt: skip
+                for key, row in rows.items():
+                    if not row["events"]:
+                        continue
+                    total_key = tuple(k for k, d in zip(key, self.query.dimensions, strict=True) if d != "event:goal")
+                    total = (totals.get(total_key) or {}).get("visitors") or 0
+                    families[key].update(
+                        visitors=row["visitors"], visits=row["visits"], events=row["events"],
+                        conversion_rate=_pct(row["visitors"], total),
+                    )  # fmt: skip
+            return
+        # event:props:<key>
+        prop = dim[len(PROPS_PREFIX) :]
+        for source in (self._events(), self._pageviews()):
+            rows = self._group(
+                source.filter(**{"props__has_key": prop}), "visit__", "timestamp", F(f"props__{prop}"),
+                visitors=Count("visitor_id", distinct=True), visits=Count("visit_id", distinct=True), n=Count("id"),
+            )  # fmt: skip
+            for key, row in rows.items():
+                values = families[key]
+                values["visitors"] = values.get("visitors", 0) + row["visitors"]
+                values["visits"] = values.get("visits", 0) + row["visits"]
+                values["events"] = values.get("events", 0) + row["n"]
+
+    def _extra_metrics(self, families):
+        extra = [m for m in self.query.metrics if m in _METRIC_PROVIDERS]
+        if not extra:
+            return
+        context = Context(
+            site=self.site, query=self.query, tz=self.tz, start=self.start, end=self.end, visits=self.visits,
+            visit_group_fields=self.visit_dims, goals=self.goals,
+        )  # fmt: skip
+        for metric in extra:
+            for key, value in _METRIC_PROVIDERS[metric](context).items():
+                families[key][metric] = value
+
+    def _finish(self, families):
+        metrics = self.query.metrics
+        rows = []
+        for key, values in families.items():
+            visits = values.get("visits", 0)
+            entries = values.get("bounce_entries", visits)
+            computed = {
+                "visitors": values.get("visitors", 0),
+                "visits": visits,
+                "pageviews": values.get("pageviews", 0),
+                "views_per_visit": round(values.get("entry_pageviews", values.get("pageviews", 0)) / entries, 2)
+                if entries
+                else 0.0,
+                "bounce_rate": _pct(values.get("bounces", 0), entries, digits=0),
+                "visit_duration": round(values.get("duration", 0) / entries) if entries else 0,
+                "events": values.get("events", 0),
+                "conversion_rate": values.get("conversion_rate", 0.0),
+            }
+            row_metrics = [values.get(m, 0) if m in _METRIC_PROVIDERS else computed[m] for m in metrics]
+            if self.query.dimensions and not any(row_metrics) and not self.time_dim:
+                continue
+            rows.append({"dimensions": [_display(v) for v in key], "metrics": row_metrics, "_key": key})
+        if self.time_dim:
+            rows = self._fill_time(rows)
+        rows = self._order(rows)
+        total = len(rows)
+        if self.query.dimensions:
+            rows = rows[self.query.offset : self.query.offset + self.query.limit]
+        elif not rows:
+            rows = [{"dimensions": [], "metrics": [0 for _ in metrics], "_key": ()}]
+        for row in rows:
+            row.pop("_key", None)
+        return Result(rows=rows, total_rows=total, meta={"time_labels": self._time_labels() if self.time_dim else None})
+
+    def _time_labels(self):
+        return [_display(b) for b in self._buckets()]
+
+    def _buckets(self):
+        kind = _TIME_KIND[self.time_dim]
+        start = self.start.astimezone(self.tz).replace(tzinfo=None)
+        end = self.end.astimezone(self.tz).replace(tzinfo=None)
+        buckets, current = [], _truncate(start, kind)
+        while current < end:
+            buckets.append(current)
+            current = _advance(current, kind)
+        return buckets
+
+    def _fill_time(self, rows):
+        index = self.query.dimensions.index(self.time_dim)
+        if len(self.query.dimensions) > 1:
+            return rows  # breakdowns by time and something else: only the buckets that have data
+        present = {row["_key"][index] for row in rows}
+        zero = [0 if m != "views_per_visit" else 0.0 for m in self.query.metrics]
+        for bucket in self._buckets():
+            if bucket not in present:
+                rows.append({"dimensions": [_display(bucket)], "metrics": list(zero), "_key": (bucket,)})
+        return rows
+
+    def _order(self, rows):
+        dims, metrics = self.query.dimensions, self.query.metrics
+        order = list(self.query.order_by)
+        if not order:
+            order = [(self.time_dim, "asc")] if self.time_dim else [(metrics[0], "desc")]
+        for name, direction in reversed([*order, *((d, "asc") for d in dims)]):
+            if name in metrics:
+                index = metrics.index(name)
+                rows.sort(key=lambda r, i=index: r["metrics"][i], reverse=direction == "desc")
+            else:
+                index = dims.index(name)
+                rows.sort(key=lambda r, i=index: _sort_key(r["_key"][i]), reverse=direction == "desc")
+        return rows
+
+
+def has_only_goal_filter(query):
+    return all(isinstance(f, Condition) and f.dimension == "event:goal" for f in query.event_filters)
+
+
+def _bounce_int():
+    from django.db.models import Case, IntegerField, Value, When
+
+    return Case(When(is_bounce=True, then=Value(1)), default=Value(0), output_field=IntegerField())
+
+
+def _const(text):
+    from django.db.models import CharField, Value
+
+    return Value(text, output_field=CharField())
+
+
+def _pct(part, whole, digits=2):
+    if not whole:
+        return 0.0
+    value = round(100.0 * part / whole, digits)
+    return int(value) if digits == 0 else value
+
+
+def _truncate(moment, kind):
+    if kind == "hour":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if kind == "day":
+        return day
+    if kind == "week":
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def _advance(moment, kind):
+    if kind == "hour":
+        return moment + timedelta(hours=1)
+    if kind == "day":
+        return moment + timedelta(days=1)
+    if kind == "week":
+        return moment + timedelta(days=7)
+    return (moment.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _display(value):
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S") if (value.hour or value.minute) else value.strftime("%Y-%m-%d")
+    return value
+
+
+def _sort_key(value):
+    return (0, value) if not isinstance(value, str) else (1, value.lower())
+
+
+def run(site, query):
+    return _Run(site, query).run()
+
+
+def realtime_visitors(site, *, now=None, minutes=5):
+    """Distinct visitors with a page view or event in the last few minutes."""
+    from django.utils import timezone
+
+    since = (now or timezone.now()) - timedelta(minutes=minutes)
+    viewers = set(
+        PageView.objects.filter(site_id=site.pk, timestamp__gte=since).values_list("visitor_id", flat=True).distinct()
+    )
+    viewers |= set(
+        Event.objects.filter(site_id=site.pk, timestamp__gte=since).values_list("visitor_id", flat=True).distinct()
+    )
+    return len(viewers)

@@ -15,7 +15,6 @@ Semantics (Plausible's, where it has one):
 - conversion_rate = visitors who converted / all visitors of the visit set, in percent.
 """
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -24,12 +23,11 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Trunc
 
-from dashboard.query import PROPS_PREFIX, TIME_DIMENSIONS, VISIT_DIMENSIONS, Condition, Logical, has_goal
+from dashboard.filters import ALWAYS, event_qs, goal_qs, visit_q
+from dashboard.query import PROPS_PREFIX, TIME_DIMENSIONS, VISIT_DIMENSIONS, Condition, has_goal
 from sites.models import Goal
 from tracking.models import Event, PageView, Visit
 
-ALWAYS = Q(pk__isnull=False)
-NEVER = Q(pk__isnull=True)
 _TIME_KIND = {"time:hour": "hour", "time:day": "day", "time:week": "week", "time:month": "month"}
 _METRIC_PROVIDERS = {}
 
@@ -70,95 +68,6 @@ def utc_bounds(site, date_range):
     return tz, start, end
 
 
-# --- filters -------------------------------------------------------------------------------------
-def _text_q(field_name, operator, values):
-    if operator in ("is", "is_not"):
-        q = Q(**{f"{field_name}__in": list(values)})
-    elif operator in ("contains", "contains_not"):
-        q = NEVER
-        for value in values:
-            q |= Q(**{f"{field_name}__contains": value})
-    else:  # matches
-        q = NEVER
-        for value in values:
-            q |= Q(**{f"{field_name}__regex": value})
-    return ~q if operator.endswith("_not") else q
-
-
-def _python_match(text, operator, values):
-    if operator in ("is", "is_not"):
-        hit = text in values
-    elif operator in ("contains", "contains_not"):
-        hit = any(v in text for v in values)
-    else:
-        hit = any(re.search(v, text) for v in values)
-    return not hit if operator.endswith("_not") else hit
-
-
-def wildcard_regex(pattern):
-    """A goal path like /blog/* → an anchored regular expression; `*` matches anything but `/`, `**` anything."""
-    parts = re.split(r"(\*\*|\*)", pattern)
-    body = "".join(".*" if p == "**" else "[^/]*" if p == "*" else re.escape(p) for p in parts)
-    return f"^{body}$"
-
-
-def _goal_qs(goals):
-    """(page view Q, event Q) that match any of the goals."""
-    pv_q, ev_q = NEVER, NEVER
-    for goal in goals:
-        if goal.kind == Goal.Kind.PAGE:
-            if "*" in goal.page_path:
-                pv_q |= Q(pathname__regex=wildcard_regex(goal.page_path))
-            else:
-                pv_q |= Q(pathname=goal.page_path)
-        else:
-            ev_q |= Q(name=goal.event_name)
-    return pv_q, ev_q
-
-
-def _event_qs(item, goals):
-    """(page view Q, custom event Q) for an event-level filter."""
-    if isinstance(item, Logical):
-        pairs = [_event_qs(child, goals) for child in item.children]
-        if item.operator == "not":
-            pv, ev = pairs[0]
-            return ~pv, ~ev
-        pv_q, ev_q = (ALWAYS, ALWAYS) if item.operator == "and" else (NEVER, NEVER)
-        for pv, ev in pairs:
-            if item.operator == "and":
-                pv_q, ev_q = pv_q & pv, ev_q & ev
-            else:
-                pv_q, ev_q = pv_q | pv, ev_q | ev
-        return pv_q, ev_q
-    operator, dimension, values = item.operator, item.dimension, item.values
-    if dimension == "event:page":
-        q = _text_q("pathname", operator, values)
-        return q, q
-    if dimension == "event:name":
-        return (ALWAYS if _python_match("pageview", operator, values) else NEVER), _text_q("name", operator, values)
-    if dimension == "event:goal":
-        chosen = [g for g in goals if _python_match(g.name, operator.removesuffix("_not"), values)]
-        pv_q, ev_q = _goal_qs(chosen)
-        return (~pv_q, ~ev_q) if operator.endswith("_not") else (pv_q, ev_q)
-    key = dimension[len(PROPS_PREFIX) :]
-    q = _text_q(f"props__{key}", operator, values)
-    if operator.endswith("_not"):  # rows without the prop do not match "is_not" either (Plausible: (none))
-        q &= Q(**{"props__has_key": key})
-    return q, q
-
-
-def _visit_q(item):
-    if isinstance(item, Logical):
-        children = [_visit_q(child) for child in item.children]
-        if item.operator == "not":
-            return ~children[0]
-        combined = children[0]
-        for child in children[1:]:
-            combined = combined & child if item.operator == "and" else combined | child
-        return combined
-    return _text_q(VISIT_DIMENSIONS[item.dimension], item.operator, item.values)
-
-
 # --- the run -------------------------------------------------------------------------------------
 class _Run:
     def __init__(self, site, query):
@@ -167,11 +76,11 @@ class _Run:
         self.goals = list(Goal.objects.filter(site=site)) if self._needs_goals() else []
         visits = Visit.objects.filter(site_id=site.pk, started_at__gte=self.start, started_at__lt=self.end)
         for item in query.visit_filters:
-            visits = visits.filter(_visit_q(item))
+            visits = visits.filter(visit_q(item))
         self.base_visits = visits
         self.pv_q, self.ev_q = ALWAYS, ALWAYS
         for item in query.event_filters:
-            pv, ev = _event_qs(item, self.goals)
+            pv, ev = event_qs(item, self.goals)
             self.pv_q, self.ev_q = self.pv_q & pv, self.ev_q & ev
         self.event_filtered = bool(query.event_filters)
         self.visits = visits
@@ -321,7 +230,7 @@ class _Run:
             totals = self.visit_metrics(self.base_visits.annotate(is_bounce_int=_bounce_int()), dims=other_dims)
             goals = self.goals or list(Goal.objects.filter(site=self.site))
             for goal in goals:
-                pv_q, ev_q = _goal_qs([goal])
+                pv_q, ev_q = goal_qs([goal])
                 matched = self._pageviews().filter(pv_q) if goal.kind == Goal.Kind.PAGE else self._events().filter(ev_q)
                 rows = self._group(
                     matched, "visit__", "timestamp", _const(goal.name),

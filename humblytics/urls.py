@@ -7,5 +7,7 @@ urlpatterns = [
     path("", include("tracking.urls")),
     path("accounts/", include("accounts.urls")),
     path("sites/", include("sites.urls")),
+    path("sites/", include("dashboard.urls")),
+    path("api/v2/", include("dashboard.api_urls")),
     path("admin/", admin.site.urls),
 ]

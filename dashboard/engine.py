@@ -95,16 +95,25 @@ class _Run:
     def _needs_goals(self):
         return has_goal(self.query)
 
+    def _rows(self, model):
+        """Page views or events that happened in the range, of visits matching the visit filters.
+
+        A row counts on the day it happened, whenever its visit started, as the daily rollups count it.
+        """
+        rows = model.objects.filter(site_id=self.site.pk, timestamp__gte=self.start, timestamp__lt=self.end)
+        if self.query.visit_filters:
+            matching = Visit.objects.filter(site_id=self.site.pk)
+            for item in self.query.visit_filters:
+                matching = matching.filter(visit_q(item))
+            rows = rows.filter(visit__in=matching)
+        return rows
+
     def _pageviews(self, restrict=True):
-        rows = PageView.objects.filter(
-            site_id=self.site.pk, timestamp__gte=self.start, timestamp__lt=self.end, visit__in=self.base_visits
-        )
+        rows = self._rows(PageView)
         return rows.filter(self.pv_q) if restrict else rows
 
     def _events(self, restrict=True):
-        rows = Event.objects.filter(
-            site_id=self.site.pk, timestamp__gte=self.start, timestamp__lt=self.end, visit__in=self.base_visits
-        )
+        rows = self._rows(Event)
         return rows.filter(self.ev_q) if restrict else rows
 
     # Each family returns {key tuple: {metric: value}} where the key follows query.dimensions.

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",  # OpenAPI schema for the Stats API (/api/v2/schema)
     "accounts",
     "sites",
     "tracking",
@@ -178,6 +179,19 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
+
+# --- Stats API (dashboard/api.py): OpenAPI schema and per-key rate limits -------------------
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Humblytics Stats API",
+    "DESCRIPTION": "Query a site's traffic: POST /api/v2/query with a site API key (Plausible Stats API v2 shape).",
+    "VERSION": "2",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+# Requests per API key: a sustained hourly budget plus a short burst window, counted in the cache.
+STATS_API_RATE_PER_HOUR = env_int("STATS_API_RATE_PER_HOUR", 600, minimum=1)
+STATS_API_BURST = env_int("STATS_API_BURST", 30, minimum=1)
+STATS_API_BURST_SECONDS = env_int("STATS_API_BURST_SECONDS", 10, minimum=1, maximum=3600)
 
 # --- Logging: never log request bodies, IPs or keys; Django's request logger stays at WARNING.
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

@@ -51,3 +51,8 @@ build-tracker:
 
 check-tracker:
 	scripts/build_tracker.sh --check
+
+# The Events API under load vs a minimal Django view (see bench/README.md). Installs wrk if missing.
+.PHONY: bench-ingest
+bench-ingest: install
+	$(PY) bench/ingest.py

@@ -8,6 +8,7 @@ because page views and events already present are skipped before visits are touc
 
 import random
 import secrets
+import time
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -32,14 +33,22 @@ _rng = random.SystemRandom()
 
 
 # --- salts --------------------------------------------------------------------------------------
-_salt_cache = {}
+_salt_cache = {}  # day -> secret, or -> monotonic time until which it is known to be missing
+MISSING_SALT_SECONDS = 60.0
 
 
 def salt_for_day(day: date, *, create=True):
-    """The secret of a UTC day, created on first use. Cached per process (salts never change)."""
-    secret = _salt_cache.get(day)
-    if secret is not None:
-        return secret
+    """The secret of a UTC day, created on first use. Cached per process (salts never change).
+
+    A missing salt read with create=False (yesterday's, on a site's first day) is remembered as missing
+    for a minute: otherwise every event would pay a query (and a connection health check) for it.
+    """
+    cached = _salt_cache.get(day)
+    if cached is not None:
+        if isinstance(cached, bytes):
+            return cached
+        if not create and cached > time.monotonic():
+            return None
     row = Salt.objects.filter(day=day).first()
     if row is None and create:
         try:
@@ -47,11 +56,12 @@ def salt_for_day(day: date, *, create=True):
                 row = Salt.objects.create(day=day, secret=secrets.token_bytes(32))
         except IntegrityError:  # another worker created it first
             row = Salt.objects.get(day=day)
-    if row is None:
-        return None
-    secret = bytes(row.secret)
     if len(_salt_cache) > 8:
         _salt_cache.clear()
+    if row is None:
+        _salt_cache[day] = time.monotonic() + MISSING_SALT_SECONDS
+        return None
+    secret = bytes(row.secret)
     _salt_cache[day] = secret
     return secret
 

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Trunc
 
+from dashboard import rollup_reader
 from dashboard.filters import ALWAYS, event_qs, goal_qs, visit_q
 from dashboard.query import PROPS_PREFIX, TIME_DIMENSIONS, VISIT_DIMENSIONS, Condition, has_goal
 from sites.models import Goal
@@ -155,7 +156,14 @@ class _Run:
     def run(self):
         metrics = self.query.metrics
         families = defaultdict(dict)
-        if self.event_dim is None:
+        from_rollups = rollup_reader.families(self) if self.event_dim in (None, "event:page") else None
+        if from_rollups is not None:
+            families.update(from_rollups)
+            if "events" in metrics:
+                for key, n in self._count(self._events()).items():
+                    if self.event_dim is None:
+                        families[key]["events"] = n
+        elif self.event_dim is None:
             visits = self.visits.annotate(is_bounce_int=_bounce_int())
             for key, row in self.visit_metrics(visits).items():
                 families[key].update(

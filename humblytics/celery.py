@@ -18,4 +18,7 @@ app.conf.beat_schedule = {
     # Visitor hashes use a daily salt; create the new one just after midnight UTC and delete salts
     # older than 48 hours, so yesterday's hashes can no longer be linked to anything.
     "rotate-salts": {"task": "tracking.rotate_salts", "schedule": 15 * 60},
+    # Dashboards read daily rollups for complete days; fill each day soon after it completes
+    # (two hours after the site's midnight). Idempotent, so overlapping runs are harmless.
+    "fill-rollups": {"task": "tracking.fill_rollups", "schedule": 10 * 60},
 }

@@ -130,3 +130,43 @@ class DroppedEvents(models.Model):
 
     def __str__(self):
         return f"{self.count} dropped ({self.reason}) on {self.day}"
+
+
+class DailyRollup(models.Model):
+    """One site's day (in the site's timezone) summed per dimension value. Filled by tracking.rollups.
+
+    `dimension` is "" for the day's totals, a Visit field name ("source", "country", …) for visit-level
+    breakdowns, or "page" for page views by path. `carry` counts the visitor ids seen with this value
+    on this day AND the next one: unique visitors over consecutive days are the sum of daily visitors
+    minus the carries inside the range — exact, never an estimate.
+    """
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    dimension = models.CharField(max_length=20)
+    value = models.CharField(max_length=2000, blank=True)
+    visitors = models.PositiveIntegerField(default=0)
+    visits = models.PositiveIntegerField(default=0)
+    bounces = models.PositiveIntegerField(default=0)
+    duration = models.PositiveBigIntegerField(default=0)
+    pageviews = models.PositiveIntegerField(default=0)
+    carry = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "dimension", "day"], name="rollup_site_dim_day")]
+
+    def __str__(self):
+        return f"{self.site_id} {self.day} {self.dimension}={self.value}"
+
+
+class RollupState(models.Model):
+    """How far a site's rollups are complete, and in which timezone they were cut into days."""
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="+", primary_key=True)
+    timezone = models.CharField(max_length=64)
+    complete_until = models.DateField(null=True, blank=True)
+    # STARTED while a day is being refilled: a crashed fill is redone on the next run.
+    filling = models.DateField(null=True, blank=True)
+
+    def __str__(self):
+        return f"rollups of {self.site_id} complete until {self.complete_until}"

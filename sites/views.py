@@ -5,6 +5,7 @@ selectors.membership_get: a non-member gets a 404 (an existing site looks like a
 too low a role a 403. Reading needs any membership, changing needs admin, members and deletion owner.
 """
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from sites import selectors, services
 from sites.forms import ApiKeyForm, DeleteSiteForm, InviteForm, RoleForm, SiteForm, add_site_error
-from sites.models import ApiKey, Invite, Membership, Role
+from sites.models import ApiKey, Goal, Invite, Membership, Role
 
 require_get_or_post = require_http_methods(["GET", "HEAD", "POST"])
 
@@ -24,6 +25,7 @@ TABS = (
     ("general", "General", "sites:settings_general"),
     ("tracking", "Tracking", "sites:settings_tracking"),
     ("revenue", "Revenue", "sites:settings_revenue"),
+    ("goals", "Goals", "sites:settings_goals"),
     ("api-keys", "API keys", "sites:settings_api_keys"),
     ("members", "Members", "sites:settings_members"),
     ("danger", "Danger zone", "sites:settings_danger"),
@@ -280,3 +282,43 @@ def settings_danger(request, domain):
             messages.success(request, f"{membership.site.domain} and all its data are deleted.")
             return redirect("sites:list")
     return _render_tab(request, membership, "danger", {"form": form}, status=400 if form.is_bound else 200)
+
+
+class GoalForm(forms.Form):
+    kind = forms.ChoiceField(label="Goal type", choices=Goal.Kind.choices, initial=Goal.Kind.PAGE)
+    page_path = forms.CharField(
+        label="Page path",
+        required=False,
+        help_text="For a page visit: like /thank-you; * matches any part, like /blog/*.",
+    )
+    event_name = forms.CharField(
+        label="Event name", required=False, help_text="For a custom event: the name your site sends, like Signup."
+    )
+
+
+@login_required
+@require_get_or_post
+def settings_goals(request, domain):
+    membership = _membership(request, domain, Role.ADMIN if request.method == "POST" else Role.VIEWER)
+    site = membership.site
+    form = GoalForm(request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
+        try:
+            goal = services.goal_create(site=site, **form.cleaned_data)
+        except ValidationError as error:
+            add_site_error(form, error)
+        else:
+            messages.success(request, f"Goal “{goal.name}” added.")
+            return redirect("sites:settings_goals", site.domain)
+    context = {"form": form, "goals": selectors.site_goals(site=site)}
+    return _render_tab(request, membership, "goals", context, status=400 if form.is_bound else 200)
+
+
+@login_required
+@require_POST
+def goal_delete(request, domain, goal_id):
+    membership = _membership(request, domain, Role.ADMIN)
+    goal = get_object_or_404(Goal, pk=goal_id, site=membership.site)
+    services.goal_delete(goal=goal)
+    messages.success(request, f"Goal “{goal.name}” deleted. Its past conversions are no longer counted.")
+    return redirect("sites:settings_goals", membership.site.domain)

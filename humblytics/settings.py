@@ -27,6 +27,8 @@ _DEV = "insecure-development-only-value-never-use-in-production-0123456789"
 SECRET_KEY = env_secret("SECRET_KEY", required=not DEBUG, min_length=50, fallback="dev-" + _DEV)
 # Separate from SECRET_KEY so rotating SECRET_KEY never bricks stored Stripe keys.
 ENCRYPTION_KEY = env_secret("ENCRYPTION_KEY", required=not DEBUG, min_length=32, fallback="enc-" + _DEV)
+# django-cryptography derives the field-encryption key from this (see humblytics/fields.py).
+CRYPTOGRAPHY_KEY = ENCRYPTION_KEY
 API_KEY_PEPPER = env_secret("API_KEY_PEPPER", required=not DEBUG, min_length=32, fallback="pep-" + _DEV)
 if len({SECRET_KEY, ENCRYPTION_KEY, API_KEY_PEPPER}) != 3:
     raise EnvError("SECRET_KEY, ENCRYPTION_KEY and API_KEY_PEPPER must be three different values")

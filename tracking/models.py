@@ -84,6 +84,12 @@ class PageView(models.Model):
         indexes = [
             models.Index(fields=["site", "timestamp"], name="pageview_site_time"),
             models.Index(fields=["visit"], name="pageview_visit"),
+            # Payment Link returns: find the view that saw ?session_id=cs_… (revenue attribution).
+            models.Index(
+                fields=["site", "checkout_session_id"],
+                condition=~models.Q(checkout_session_id=""),
+                name="pageview_checkout_session",
+            ),
         ]
 
     def __str__(self):

@@ -552,6 +552,17 @@ def test_bad_keys_are_refused_before_counting(data, key, settings):
     assert ask(key, metrics=["visitors"]).status_code == 200
 
 
+def test_it_lets_requests_through_when_the_cache_is_down(data, key, monkeypatch):
+    from dashboard import throttling
+
+    class DownCache:
+        def add(self, *args, **kwargs):
+            raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(throttling, "cache", DownCache())
+    assert table(ask(key, metrics=["visitors"])) == [((), (4,))]
+
+
 # --- schema -------------------------------------------------------------------------------------
 def test_the_schema_documents_the_query_endpoint():
     response = Client().get("/api/v2/schema?format=json")

@@ -28,7 +28,7 @@ run: install
 	$(DEV_ENV) $(PY) manage.py demo_setup
 	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
-test: install-dev
+test: install-dev chromium
 	@eval "$$($(PY) scripts/detect_services.py)" && \
 	  $(DEV_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -56,3 +56,18 @@ check-tracker:
 .PHONY: bench-ingest
 bench-ingest: install
 	$(PY) bench/ingest.py
+
+# The browser tests (tests/tracking/browser) drive Debian's Chromium through Playwright, which cannot download
+# its own browsers here. Installed once, as root (CI and the dev machines run as root).
+.PHONY: chromium
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "/usr/bin/chromium is missing; install it as root: apt-get install chromium" >&2; exit 1; fi; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	fi
+
+# The dashboard page and Stats-API-style queries against 10 M page views (see bench/README.md). Seeds its own
+# database once (bench/seed.py); BENCH_ARGS="--reseed", "--explain", "--only API" …
+.PHONY: bench-dashboard
+bench-dashboard: install
+	$(PY) bench/dashboard.py $(BENCH_ARGS)

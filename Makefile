@@ -65,9 +65,3 @@ chromium:
 	  if [ "$$(id -u)" != 0 ]; then echo "/usr/bin/chromium is missing; install it as root: apt-get install chromium" >&2; exit 1; fi; \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	fi
-
-# The dashboard page and Stats-API-style queries against 10 M page views (see bench/README.md). Seeds its own
-# database once (bench/seed.py); BENCH_ARGS="--reseed", "--explain", "--only API" …
-.PHONY: bench-dashboard
-bench-dashboard: install
-	$(PY) bench/dashboard.py $(BENCH_ARGS)

@@ -66,7 +66,7 @@ def line_chart(labels, series, *, title, width=WIDTH, height=HEIGHT):
 
     out = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
-        f'aria-labelledby="chart-title" preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg">',
+        f'aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="chart-title">{escape(title)}</title>',
     ]
     for tick in ticks:

@@ -189,7 +189,8 @@ class State:
         return "?" + urlencode(self._pairs(filters=kept))
 
     def with_tab(self, panel_key, tab_key):
-        tabs = [(p, t) for p, t in self.tabs if p != panel_key] + [(panel_key, tab_key)]
+        default = next(p.tabs[0].key for p in PANELS if p.key == panel_key)
+        tabs = [(p, t) for p, t in self.tabs if p != panel_key] + ([(panel_key, tab_key)] if tab_key != default else [])
         return "?" + urlencode(self._pairs(tabs=tabs))
 
     @property

@@ -46,7 +46,8 @@ def test_links_change_one_thing_and_keep_the_rest():
         ("f", "is,visit:source,Google"), ("f", "is,visit:country,DE"),
     ]  # fmt: skip
     assert s.without_filter(0) == "?period=7d&devices=os"
-    assert s.with_tab("devices", "browsers") == "?period=7d&f=is%2Cvisit%3Asource%2CGoogle&devices=browsers"
+    assert s.with_tab("devices", "devices") == "?period=7d&f=is%2Cvisit%3Asource%2CGoogle&devices=devices"
+    assert s.with_tab("devices", "browsers") == "?period=7d&f=is%2Cvisit%3Asource%2CGoogle"  # the default tab
     assert (
         s.query_string(("breakdown", "time"), with_tabs=False)
         == "?period=7d&f=is%2Cvisit%3Asource%2CGoogle&breakdown=time"

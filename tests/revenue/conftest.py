@@ -26,6 +26,7 @@ def localstripe_server():
     server.start()
     yield server
     server.stop()
+    server.remove_log()  # a failing test already has its part of the log in its report
 
 
 @pytest.fixture(scope="session")

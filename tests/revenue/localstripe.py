@@ -154,6 +154,10 @@ class LocalStripe:
             self.process.kill()
             self.process.wait(timeout=5)
 
+    def remove_log(self):
+        if self.log_path and os.path.exists(self.log_path):
+            os.unlink(self.log_path)
+
     def log_size(self):
         return os.path.getsize(self.log_path) if self.log_path else 0
 
@@ -171,3 +175,4 @@ class LocalStripe:
 
     def __exit__(self, *exc):
         self.stop()
+        self.remove_log()

@@ -237,7 +237,7 @@ def test_a_second_invoice_for_the_same_subscription_stands_in_for_a_renewal(stri
     assert listed[0].date == listed[1].period_end
     assert stripe_client.v1.subscriptions.retrieve(sub.id).latest_invoice == renewal.id
     renewal_pi = stripe_client.v1.payment_intents.retrieve(renewal.payment_intent)
-    assert (renewal_pi.invoice, renewal_pi.status) == (renewal.id, "succeeded")
+    assert (renewal_pi.invoice, renewal_pi.status, renewal_pi.metadata.to_dict()) == (renewal.id, "succeeded", {})
 
 
 def test_refunds_partial_then_the_rest_update_the_charge(stripe_client):

@@ -9,8 +9,8 @@ on Ctrl-C or error); every step is bounded in time.
 
 Settings (environment): BENCH_SECONDS (30), BENCH_CONNECTIONS (50), BENCH_PG (postgres://postgres@127.0.0.1:5432),
 BENCH_DB (humblytics_bench), BENCH_ACCESS_LOG (1: gunicorn writes the Procfile's access log, to a file),
-BENCH_PROFILE (a path: py-spy records one gunicorn worker during our run: .svg flame graph, .txt collapsed
-stacks), BENCH_KEEP (1: keep the logs and wrk outputs).
+BENCH_PROFILE (a path: py-spy records one gunicorn worker while it holds the GIL during our run: .svg flame
+graph, .txt collapsed stacks), BENCH_KEEP (1: keep the logs and wrk outputs).
 """
 
 import json
@@ -387,7 +387,7 @@ def bench(wrk, procs, workdir):
     if PROFILE:
         worker = subprocess.run(["pgrep", "-P", str(web.pid)], capture_output=True, text=True).stdout.split()[0]
         spy = [str(VENV_BIN / "py-spy"), "record", "-p", worker, "-d", str(SECONDS), "-o", PROFILE, "-r", "200"]
-        spy += ["--nonblocking", *(["--format", "raw"] if PROFILE.endswith(".txt") else [])]
+        spy += ["--nonblocking", "--gil", *(["--format", "raw"] if PROFILE.endswith(".txt") else [])]
         profiler = procs.start("py-spy", spy, log=Path(workdir) / "py-spy.log")
     before = landed(pgconn, sites["main"][0])
     cpu0 = cpu_snapshot(roles)

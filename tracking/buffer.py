@@ -29,6 +29,7 @@ CLAIM_IDLE_MS = 30_000
 BREAKER_SECONDS = 5.0
 
 _client = None
+_push_connection = None  # (pid, redis.Connection)
 _broken_until = 0.0
 
 
@@ -53,14 +54,32 @@ def enabled():
     return bool(settings.REDIS_URL)
 
 
+def _connection():
+    """This process's own connection for push(), made from client()'s pool settings (URL, TLS, timeouts).
+
+    One XADD per request through `Redis.xadd` costs ~40 µs of Python (pool checkout, retry wrapper,
+    argument filtering); the bare connection ~14 µs. Rebuilt after a fork.
+    """
+    global _push_connection
+    pid = os.getpid()
+    if _push_connection is None or _push_connection[0] != pid:
+        _push_connection = (pid, client().connection_pool.make_connection())
+    return _push_connection[1]
+
+
 def push(records):
     """Queue one request's records. Returns False (and the caller stores directly) if Redis is down."""
     global _broken_until
     if not enabled() or time.monotonic() < _broken_until:
         return False
     try:
-        client().xadd(stream_name(), {"r": json.dumps(records, separators=(",", ":"))})
-    except redis.RedisError:
+        conn = _connection()
+        conn.send_command("XADD", stream_name(), "*", "r", json.dumps(records, separators=(",", ":")))
+        conn.read_response()
+    except (redis.RedisError, OSError):
+        # A failed or timed-out command leaves the socket in an unknown state: never reuse it.
+        if _push_connection is not None:
+            _push_connection[1].disconnect()
         # Don't make every request wait for a dead Redis: go direct for a few seconds.
         _broken_until = time.monotonic() + BREAKER_SECONDS
         log.warning("event buffer unreachable; storing events directly for %.0fs", BREAKER_SECONDS)
@@ -69,8 +88,11 @@ def push(records):
 
 
 def reset():
-    global _client, _broken_until
+    global _client, _broken_until, _push_connection
+    if _push_connection is not None:
+        _push_connection[1].disconnect()
     _client = None
+    _push_connection = None
     _broken_until = 0.0
 
 

@@ -4,6 +4,7 @@ This is the hot path's enrichment: cheap, cached lookups only. The IP address an
 used here to hash the visitor and to derive coarse fields, and go no further: records carry neither.
 """
 
+import functools
 import secrets
 import time
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from tracking.services import salt_for_day
 
 SITE_CACHE_SECONDS = 60
 MISSING_SITE_CACHE_SECONDS = 10
+LOCATION_CACHE_SIZE = 16_384
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1", "0.0.0.0")  # noqa: S104 - a host name, not a bind
 
 
@@ -56,6 +58,20 @@ def site_cache_clear():
     _sites.clear()
 
 
+@functools.lru_cache(maxsize=LOCATION_CACHE_SIZE)
+def _locate(ip):
+    """geo.lookup of an address (~50 µs: the reader builds a dict of every name in every language).
+
+    A visitor's page views, events and engagement come from one address within minutes, so most
+    lookups repeat. Like the User-Agent cache in tracking.devices, the key lives only in this process.
+    """
+    return geo.lookup(ip)
+
+
+def location_cache_clear():
+    _locate.cache_clear()
+
+
 def is_local_host(host):
     return host in _LOCAL_HOSTS or host.endswith(".localhost") or host.startswith("127.")
 
@@ -84,15 +100,31 @@ def build_records(incoming, meta, *, now=None):
     if meta.get("HTTP_SEC_GPC") == "1" and all(site.respect_gpc for site in sites):
         raise drop("opted-out")
 
+    kind = "pageview" if incoming.is_pageview else "engagement" if incoming.is_engagement else "event"
+    if kind == "engagement":
+        if incoming.view_id is None:
+            raise drop("engagement-without-view")
+        # Engagement only raises its page view's engaged time and scroll depth (services._store_engagements):
+        # no visitor hash, location or source to compute, and a small record to queue.
+        return [
+            {
+                "kind": kind,
+                "site": site.id,
+                "ts": now,
+                "view_id": incoming.view_id,
+                "name": incoming.name,
+                "scroll_depth": incoming.scroll_depth,
+                "engaged_ms": incoming.engaged_ms,
+            }
+            for site in sites
+        ]
+
     ip = privacy.client_ip(meta, settings.TRUSTED_PROXY_COUNT)
-    location = geo.lookup(ip, meta.get(_country_meta_key()) if settings.GEOIP_COUNTRY_HEADER else None)
+    location = geo.lookup(ip, meta.get(_country_meta_key())) if settings.GEOIP_COUNTRY_HEADER else _locate(ip)
     salt = salt_for_day(day)
     previous_salt = salt_for_day(day - timedelta(days=1), create=False)
 
     view_id = incoming.view_id or secrets.token_urlsafe(16)
-    kind = "pageview" if incoming.is_pageview else "engagement" if incoming.is_engagement else "event"
-    if kind == "engagement" and incoming.view_id is None:
-        raise drop("engagement-without-view")
     records = []
     for site in sites:
         source = sources.classify(page_url=incoming.url, referrer=incoming.referrer, site_domain=site.domain)

@@ -1,0 +1,363 @@
+"""`make bench-dashboard`: the dashboard page and Stats-API-style queries against 10 M page views.
+
+Uses its own database (BENCH_DASH_DB, default humblytics_benchdash, on BENCH_PG), migrated here, and
+seeds it with bench/seed.py unless it already holds a seed of the asked size (`--reseed` forces a new
+one); the daily rollups are then filled as the beat task would have. Timing is server-side and
+in-process: Django's test client for the dashboard page (logged in as the site's owner), `engine.run`
+for the API-style queries, on one warm database connection, with Django's cache cleared before every
+run (the cache is local memory here: REDIS_URL is ignored so a shared Redis is never flushed).
+
+The clock is pinned to the seed's last day, 22:00 UTC (23:00 or midnight in Berlin, the site's
+timezone): that day is the unfilled tail the engine computes from raw rows, the days before come from
+rollups — a dashboard looked at late in the evening.
+
+Each case runs 3 times (RUNS); the table shows the median and the max, the target (unfiltered ≤ 300
+ms, filtered ≤ 1 s) and PASS/FAIL, and is written into bench/README.md's Dashboard section.
+`--explain` prints EXPLAIN (ANALYZE, BUFFERS) of the slowest SQL statements seen.
+
+Settings (environment): BENCH_PG (postgres://postgres@127.0.0.1:5432), BENCH_DASH_DB (humblytics_benchdash).
+"""
+
+import argparse
+import os
+import re
+import secrets
+import statistics
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from unittest import mock
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+DB = os.environ.get("BENCH_DASH_DB", "humblytics_benchdash")
+README = ROOT / "bench" / "README.md"
+RUNS = 3
+TARGET_UNFILTERED_MS, TARGET_FILTERED_MS = 300, 1000
+SECTION = "## Dashboard (`make bench-dashboard`)"
+BEGIN, END = "<!-- bench-dashboard:results -->", "<!-- /bench-dashboard:results -->"
+
+
+def say(message):
+    print(f"[bench] {message}", flush=True)
+
+
+def django_setup():
+    for key in [k for k in os.environ if k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))]:
+        del os.environ[key]
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="humblytics.settings",
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(48),
+        ENCRYPTION_KEY=secrets.token_urlsafe(32),
+        API_KEY_PEPPER=secrets.token_urlsafe(32),
+        ALLOWED_HOSTS="testserver",
+        SECURE_SSL_REDIRECT="false",
+        SESSION_COOKIE_SECURE="false",
+        CELERY_TASK_ALWAYS_EAGER="true",
+        DATABASE_URL=f"{PG}/{DB}",
+        LOG_LEVEL="WARNING",
+    )
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True, connect_timeout=5) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB]).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{DB}"')
+            say(f"created database {DB}")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", "--noinput", verbosity=0)
+
+
+# --- the seed -----------------------------------------------------------------------------------
+def seed_ready(args):
+    """(site, config): the existing seed of this size, or a fresh one."""
+    from bench import seed
+    from sites.models import Site
+    from tracking.models import PageView
+
+    config = seed.Config(pageviews=args.pageviews, days=args.days, seed=args.seed)
+    site = Site.objects.filter(domain=seed.HOSTNAME).first()
+    found = re.fullmatch(r"bench seed pv=(\d+) days=(\d+) end=(\S+) seed=(\d+)", site.name) if site else None
+    if found and not args.reseed and (int(found[1]), int(found[2]), int(found[4])) == (
+        config.pageviews, config.days, config.seed,
+    ):  # fmt: skip
+        config.end = date.fromisoformat(found[3])
+        count = PageView.objects.filter(site_id=site.pk).count()
+        if count == config.pageviews:
+            say(f"reusing the seed ({count:,} page views, {config.start} – {config.end}); --reseed makes a new one")
+            return site, config
+    say(f"seeding {config.pageviews:,} page views over {config.days} days (ending {config.end})")
+    site, _ = seed.seed(config, progress=lambda m: say(m))
+    return site, config
+
+
+def pinned_now(config):
+    return datetime.combine(config.end, dtime(22, 0), tzinfo=UTC)
+
+
+def rollups_ready(site, now):
+    from tracking.rollups import rollups_fill
+
+    started = time.monotonic()
+    days = rollups_fill(site, now=now)
+    if days:
+        say(f"filled {days} day(s) of rollups in {time.monotonic() - started:.0f} s")
+
+
+# --- the cases ----------------------------------------------------------------------------------
+ONE_FILTER = [["is", "visit:source", ["Google"]]]
+TWO_FILTERS = [["is", "visit:source", ["Google"]], ["is", "event:page", ["/pricing"]]]
+DASHBOARD_BREAKDOWNS = [
+    ("visit:source", False), ("visit:channel", False), ("visit:utm_campaign", True), ("event:page", False),
+    ("visit:entry_page", False), ("visit:country", False), ("visit:browser", False), ("visit:device", False),
+    ("event:goal", False),
+]  # fmt: skip
+API_QUERIES = [
+    ("API: sources", {"metrics": ["visitors", "visits", "bounce_rate", "visit_duration"],
+                      "dimensions": ["visit:source"]}),
+    ("API: pages", {"metrics": ["visitors", "pageviews", "bounce_rate", "visit_duration"],
+                    "dimensions": ["event:page"]}),
+    ("API: countries", {"metrics": ["visitors", "pageviews"], "dimensions": ["visit:country"]}),
+    ("API: browsers", {"metrics": ["visitors", "bounce_rate"], "dimensions": ["visit:browser"]}),
+    ("API: daily time series", {"metrics": ["visitors", "visits", "pageviews", "bounce_rate"],
+                                "dimensions": ["time:day"]}),
+    ("API: sources in DE", {"metrics": ["visitors", "visits"], "dimensions": ["visit:source"],
+                            "filters": [["is", "visit:country", ["DE"]]]}),
+    ("API: goal conversions", {"metrics": ["visitors", "events", "conversion_rate"], "dimensions": ["event:goal"]}),
+    ("API: entry pages", {"metrics": ["visits", "bounce_rate", "visit_duration"], "dimensions": ["visit:entry_page"]}),
+    ("API: devices, 2 filters", {"metrics": ["visitors", "pageviews"], "dimensions": ["visit:device"],
+                                 "filters": [["is", "visit:channel", ["Organic Search"]],
+                                             ["contains", "event:page", ["/blog/"]]]}),
+    ("API: 12 months by month", {"metrics": ["visitors", "pageviews"], "dimensions": ["time:month"],
+                                 "date_range": "12mo"}),
+]  # fmt: skip
+
+
+class Case:
+    def __init__(self, name, kind, filters, call):
+        self.name, self.kind, self.filters, self.call = name, kind, filters, call
+        self.times, self.queries, self.statements = [], 0, []
+
+    @property
+    def target(self):
+        return TARGET_FILTERED_MS if self.filters else TARGET_UNFILTERED_MS
+
+    @property
+    def median(self):
+        return statistics.median(self.times)
+
+    @property
+    def worst(self):
+        return max(self.times)
+
+    @property
+    def passed(self):
+        return self.worst <= self.target
+
+
+def dashboard_url_exists():
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        reverse("dashboard:dashboard", args=["example.com"])
+    except NoReverseMatch:
+        return False
+    return True
+
+
+def page_cases(site, config, client):
+    from django.urls import reverse
+
+    start90 = config.end - timedelta(days=89)
+    custom90 = {"period": "custom", "from": start90.isoformat(), "to": config.end.isoformat()}
+    periods = [("30 days", {"period": "30d"}), ("90 days", custom90)]
+    filters = [(0, []), (1, ["is,visit:source,Google"]), (2, ["is,visit:source,Google", "is,event:page,/pricing"])]
+    url = reverse("dashboard:dashboard", args=[site.domain])
+    cases = []
+    for label, params in periods:
+        for n, fs in filters:
+
+            def call(params=params, fs=fs):
+                response = client.get(url, {**params, "f": fs})
+                if response.status_code != 200 or b"Visitors" not in response.content:
+                    raise AssertionError(f"dashboard answered {response.status_code}: {response.content[:300]!r}")
+
+            name = f"page /sites/{site.domain}/, {label}" + (f", {n} filter{'s' * (n > 1)}" if n else "")
+            cases.append(Case(name, "page", n, call))
+    return cases
+
+
+def dashboard_query_cases(site, config):
+    """The engine queries the dashboard runs, for when its view is not wired yet."""
+    from dashboard import engine
+    from dashboard.query import build
+
+    today = config.end
+    cards = ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration"]
+    cases = []
+    for label, days, interval in (("30 days", 30, "time:day"), ("90 days", 90, "time:day")):
+        current = [(today - timedelta(days=days - 1)).isoformat(), today.isoformat()]
+        previous = [(today - timedelta(days=2 * days - 1)).isoformat(), (today - timedelta(days=days)).isoformat()]
+        for n, filters in ((0, []), (1, ONE_FILTER), (2, TWO_FILTERS)):
+
+            def call(current=current, previous=previous, filters=filters, interval=interval):
+                def ask(metrics, date_range, dimensions=(), extra=(), limit=9):
+                    payload = {"metrics": metrics, "date_range": date_range, "dimensions": list(dimensions),
+                               "filters": [*filters, *extra], "pagination": {"limit": limit}}  # fmt: skip
+                    return engine.run(site, build(payload, today=today))
+
+                ask(cards, current)
+                ask(cards, previous)
+                ask(["visitors", "pageviews"], current, [interval], limit=1000)
+                for dimension, skip_empty in DASHBOARD_BREAKDOWNS:
+                    metrics = ["visitors", "events", "conversion_rate"] if dimension == "event:goal" else ["visitors"]
+                    ask(metrics, current, [dimension], [["is_not", dimension, [""]]] if skip_empty else [])
+
+            name = f"dashboard queries, {label}" + (f", {n} filter{'s' * (n > 1)}" if n else "")
+            cases.append(Case(name, "queries", n, call))
+    return cases
+
+
+def api_cases(site, config):
+    from dashboard import engine
+    from dashboard.query import build
+
+    cases = []
+    for name, body in API_QUERIES:
+        payload = {"date_range": "30d", **body}
+
+        def call(payload=payload):
+            result = engine.run(site, build(payload, today=config.end))
+            if not result.rows:
+                raise AssertionError(f"{payload} gave no rows")
+
+        cases.append(
+            Case(name + (" (12mo)" if body.get("date_range") else " (30d)"), "API", len(body.get("filters", [])), call)
+        )
+    return cases
+
+
+def measure(cases, runs=RUNS):
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for case in cases:
+        for _ in range(runs):
+            cache.clear()
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                case.call()
+                case.times.append((time.perf_counter() - started) * 1000)
+            case.queries = len(captured.captured_queries)
+            case.statements = sorted(
+                ((float(q["time"]) * 1000, q["sql"]) for q in captured.captured_queries), reverse=True
+            )[:3]
+        say(f"{case.name}: median {case.median:.0f} ms, max {case.worst:.0f} ms, {case.queries} queries")
+
+
+def table(cases):
+    lines = [
+        "| case | filters | SQL queries | median ms | max ms | target ms | result |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for case in cases:
+        lines.append(
+            f"| {case.name} | {case.filters} | {case.queries} | {case.median:.0f} | {case.worst:.0f} | "
+            f"{case.target} | {'PASS' if case.passed else 'FAIL'} |"
+        )
+    return "\n".join(lines)
+
+
+def readme_write(text):
+    current = README.read_text(encoding="utf-8") if README.exists() else "# Benchmarks\n"
+    block = f"{BEGIN}\n{text}\n{END}"
+    if BEGIN in current and END in current:
+        head, rest = current.split(BEGIN, 1)
+        current = head + block + rest.split(END, 1)[1]
+    elif SECTION in current:
+        current = current.rstrip("\n") + "\n\n" + block + "\n"
+    else:
+        current = current.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n"
+    README.write_text(current, encoding="utf-8")
+
+
+def explain(cases, top=3):
+    from django.db import connection
+
+    statements = sorted({(ms, sql) for case in cases for ms, sql in case.statements}, reverse=True)
+    seen = set()
+    for ms, sql in statements:
+        if sql in seen or not sql.lstrip().upper().startswith("SELECT"):
+            continue
+        seen.add(sql)
+        print(f"\n--- {ms:.0f} ms ---\n{sql}\n")
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+            print("\n".join(row[0] for row in cursor.fetchall()))
+        if len(seen) >= top:
+            break
+
+
+def main(argv=None):
+    from bench.seed import Config
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pageviews", type=int, default=Config.pageviews)
+    parser.add_argument("--days", type=int, default=Config.days)
+    parser.add_argument("--seed", type=int, default=Config.seed)
+    parser.add_argument("--reseed", action="store_true", help="seed again even if the database holds the seed")
+    parser.add_argument("--runs", type=int, default=RUNS)
+    parser.add_argument("--only", help="run only the cases whose name contains this text")
+    parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the slowest SQL statements")
+    parser.add_argument("--no-readme", action="store_true", help="do not write the table into bench/README.md")
+    args = parser.parse_args(argv)
+    django_setup()
+
+    from django.test import Client
+
+    from sites.models import Membership
+
+    site, config = seed_ready(args)
+    now = pinned_now(config)
+    rollups_ready(site, now)
+    owner = Membership.objects.filter(site=site, role="owner").first().user
+    client = Client()
+    client.force_login(owner)
+    with mock.patch("dashboard.views.now", lambda: now):
+        if dashboard_url_exists():
+            cases = page_cases(site, config, client)
+        else:
+            say("dashboard:dashboard is not wired yet: timing the engine queries the page runs instead")
+            cases = dashboard_query_cases(site, config)
+        cases += api_cases(site, config)
+        if args.only:
+            cases = [case for case in cases if args.only in case.name]
+        measure(cases, runs=args.runs)
+    result = table(cases)
+    print("\n" + result + "\n")
+    failed = [case for case in cases if not case.passed]
+    summary = (
+        f"{config.pageviews:,} page views, {config.days} days ending {config.end}; clock pinned at "
+        f"{now:%Y-%m-%d %H:%M} UTC; {args.runs} runs per case, cache cleared before each; measured "
+        f"{datetime.now(UTC):%Y-%m-%d}. {len(cases) - len(failed)}/{len(cases)} within target."
+    )
+    if not args.no_readme and not args.only:
+        readme_write(f"{summary}\n\n{result}")
+        say(f"wrote the table into {README.relative_to(ROOT)}")
+    if args.explain:
+        explain(sorted(cases, key=lambda c: c.worst, reverse=True))
+    print(summary)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -85,7 +85,7 @@ def test_the_view_id_does_not_wait_for_the_server(page, customer, site):
     assert not PageView.objects.exists()
 
 
-def test_a_page_view_lands_with_its_path_referrer_utm_tags_and_device(page, customer, site):
+def test_a_page_view_lands_with_its_path_referrer_utm_tags_and_device(page, customer, site, charlies_site):
     landing = "/landing/?utm_source=newsletter&utm_medium=email&utm_campaign=spring-sale&utm_content=hero"
     page.goto(customer.url(landing), referer=REFERRER)
 
@@ -119,6 +119,7 @@ def test_a_page_view_lands_with_its_path_referrer_utm_tags_and_device(page, cust
     }
     assert view.visit.browser_version.startswith("156.")
     assert (view.visit.pageviews, view.visit.events, view.visit.is_bounce) == (1, 0, True)
+    assert not Visit.objects.filter(site=charlies_site).exists()  # only the site named by data-domain
 
 
 def test_spa_navigation_starts_a_new_view_in_the_same_visit(page, customer, site):
@@ -233,6 +234,7 @@ def test_an_opted_out_visitor_sends_nothing(page, customer, site):
     # The switch is read before every send: turned off, the next event goes out, and it is the first one.
     page.evaluate("window.humblytics_ignore = false; Humblytics.track('Sentinel')")
     events_of(site, 1)
+    page.evaluate("0")  # a round trip, so Playwright has handed us every request event the browser reported
     assert sent == ["Sentinel"]
     assert not PageView.objects.exists()
     assert list(Event.objects.values_list("name", "pathname")) == [("Sentinel", "/elsewhere")]

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 
 import redis
@@ -29,7 +30,9 @@ CLAIM_IDLE_MS = 30_000
 BREAKER_SECONDS = 5.0
 
 _client = None
-_push_connection = None  # (pid, redis.Connection)
+# push()'s bare connection, one per thread (a redis.Connection is not thread-safe): .held = (key, connection)
+_push = threading.local()
+_push_generation = 0  # bumped by reset(), so every thread makes a new connection
 _broken_until = 0.0
 
 
@@ -58,13 +61,14 @@ def _connection():
     """This process's own connection for push(), made from client()'s pool settings (URL, TLS, timeouts).
 
     One XADD per request through `Redis.xadd` costs ~40 µs of Python (pool checkout, retry wrapper,
-    argument filtering); the bare connection ~14 µs. Rebuilt after a fork.
+    argument filtering); the bare connection ~14 µs. One per thread (threaded servers run requests side by
+    side on one process); rebuilt after a fork.
     """
-    global _push_connection
-    pid = os.getpid()
-    if _push_connection is None or _push_connection[0] != pid:
-        _push_connection = (pid, client().connection_pool.make_connection())
-    return _push_connection[1]
+    key = (os.getpid(), _push_generation)
+    held = getattr(_push, "held", None)
+    if held is None or held[0] != key:
+        held = _push.held = (key, client().connection_pool.make_connection())
+    return held[1]
 
 
 def push(records):
@@ -78,8 +82,9 @@ def push(records):
         conn.read_response()
     except (redis.RedisError, OSError):
         # A failed or timed-out command leaves the socket in an unknown state: never reuse it.
-        if _push_connection is not None:
-            _push_connection[1].disconnect()
+        held = getattr(_push, "held", None)
+        if held is not None:
+            held[1].disconnect()
         # Don't make every request wait for a dead Redis: go direct for a few seconds.
         _broken_until = time.monotonic() + BREAKER_SECONDS
         log.warning("event buffer unreachable; storing events directly for %.0fs", BREAKER_SECONDS)
@@ -88,11 +93,13 @@ def push(records):
 
 
 def reset():
-    global _client, _broken_until, _push_connection
-    if _push_connection is not None:
-        _push_connection[1].disconnect()
+    global _client, _broken_until, _push_generation
+    held = getattr(_push, "held", None)
+    if held is not None:
+        held[1].disconnect()
+        _push.held = None
     _client = None
-    _push_connection = None
+    _push_generation += 1
     _broken_until = 0.0
 
 

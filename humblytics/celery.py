@@ -22,3 +22,12 @@ app.conf.beat_schedule = {
     # (two hours after the site's midnight). Idempotent, so overlapping runs are harmless.
     "fill-rollups": {"task": "tracking.fill_rollups", "schedule": 10 * 60},
 }
+
+
+@app.on_after_finalize.connect
+def _stripe_schedule(sender, **kwargs):
+    # Poll Stripe (no webhooks) every STRIPE_SYNC_INTERVAL seconds: one sync per connected site,
+    # each under a per-site lock (revenue.sync.claim) so two syncs of a site never overlap.
+    from django.conf import settings
+
+    sender.conf.beat_schedule["stripe-sync"] = {"task": "revenue.sync_all", "schedule": settings.STRIPE_SYNC_INTERVAL}

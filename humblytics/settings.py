@@ -205,7 +205,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # The stripe SDK logs request lines at INFO/DEBUG; keep it quiet (no ids or amounts in our logs).
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "stripe": {"level": "WARNING"}},
 }
 
 # --- GeoIP (tracking/geo.py) ------------------------------------------------------------------
@@ -220,3 +221,14 @@ if GEOIP_COUNTRY_HEADER is not None and not (
     GEOIP_COUNTRY_HEADER.isascii() and GEOIP_COUNTRY_HEADER.replace("-", "").isalnum()
 ):
     raise EnvError(f"GEOIP_COUNTRY_HEADER must be a header name like CF-IPCountry, got {GEOIP_COUNTRY_HEADER!r}")
+
+# --- Stripe revenue sync (revenue/) ----------------------------------------------------------
+# Any Stripe-compatible server (localstripe in tests and `make demo`); unset means api.stripe.com.
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", None)
+if STRIPE_API_BASE is not None:
+    env_origins("STRIPE_API_BASE")
+# Seconds between two syncs of a site (Celery beat), and how far back the first sync reads.
+STRIPE_SYNC_INTERVAL = env_int("STRIPE_SYNC_INTERVAL", 300, minimum=30, maximum=86_400)
+STRIPE_BACKFILL_DAYS = env_int("STRIPE_BACKFILL_DAYS", 90, minimum=1, maximum=730)
+# Stripe allows 100 (live) / 25 (test) requests/s per account, shared with the merchant's own traffic.
+STRIPE_MAX_REQUESTS_PER_SECOND = env_int("STRIPE_MAX_REQUESTS_PER_SECOND", 4, minimum=1, maximum=50)

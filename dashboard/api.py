@@ -368,6 +368,8 @@ class QueryView(APIView):
         meta = {"total_rows": result.total_rows}
         if result.meta.get("time_labels") is not None:
             meta["time_labels"] = result.meta["time_labels"]
+        if "revenue" in result.meta:  # revenue metrics (revenue/metrics.py): currency, unconverted payments
+            meta["revenue"] = result.meta["revenue"]
         if comparison:
             previous_range = add_comparisons(site, query, result)
             meta["comparison_date_range"] = [previous_range.start.isoformat(), previous_range.end.isoformat()]

@@ -31,14 +31,23 @@ from tracking.models import Event, PageView, Visit
 
 _TIME_KIND = {"time:hour": "hour", "time:day": "day", "time:week": "week", "time:month": "month"}
 _METRIC_PROVIDERS = {}
+# Revenue: providers of conversion_rate for queries without a goal that ask for their metric (see register_metric).
+_CONVERSION_PROVIDERS = {}
 
 
-def register_metric(name, provider):
-    """Let another app add a metric (revenue). `provider(context) -> {dimension key tuple: value}`."""
+def register_metric(name, provider, *, conversion_rate=None):
+    """Let another app add a metric (revenue). `provider(context) -> {dimension key tuple: value}`.
+
+    With `conversion_rate` (a provider of the same shape), a query that asks for `name` and has no goal may ask for
+    conversion_rate too, and gets that provider's rates (revenue: paying visitors / visitors), 0 on other rows.
+    """
     from dashboard import query as query_module
 
     query_module.EXTRA_METRICS.add(name)
     _METRIC_PROVIDERS[name] = provider
+    if conversion_rate is not None:
+        query_module.GOALLESS_CONVERSION_METRICS.add(name)
+        _CONVERSION_PROVIDERS[name] = conversion_rate
 
 
 @dataclass
@@ -60,6 +69,13 @@ class Context:
     visits: object  # Visit queryset, filtered
     visit_group_fields: list  # the Visit fields (or annotations) that make a row's key
     goals: list
+    # Added for revenue: how the engine writes a key part (local naive datetimes for time buckets, "" for None),
+    # the engine's own figures so far ({key: {"visitors": …}}, read-only), meta merged into Result.meta, and a
+    # scratch dict shared by the providers of one run (so related metrics share one query).
+    key_value: object = None
+    computed: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+    scratch: dict = field(default_factory=dict)
 
 
 def utc_bounds(site, date_range):
@@ -92,6 +108,7 @@ class _Run:
         self.time_dim = next((d for d in query.dimensions if d in TIME_DIMENSIONS), None)
         self.event_dim = next((d for d in query.dimensions if d.startswith("event:")), None)
         self.visit_dims = [d for d in query.dimensions if d in VISIT_DIMENSIONS]
+        self.meta = {}  # from metric providers (revenue), merged into Result.meta
 
     def _needs_goals(self):
         return has_goal(self.query)
@@ -283,11 +300,18 @@ class _Run:
             return
         context = Context(
             site=self.site, query=self.query, tz=self.tz, start=self.start, end=self.end, visits=self.visits,
-            visit_group_fields=self.visit_dims, goals=self.goals,
+            visit_group_fields=self.visit_dims, goals=self.goals, key_value=self._key_value, computed=dict(families),
         )  # fmt: skip
         for metric in extra:
             for key, value in _METRIC_PROVIDERS[metric](context).items():
                 families[key][metric] = value
+        conversion = next((_CONVERSION_PROVIDERS[m] for m in extra if m in _CONVERSION_PROVIDERS), None)
+        if conversion is not None and "conversion_rate" in self.query.metrics and not has_goal(self.query):
+            # Goal-less conversion_rate (query.validate allows it only beside such a metric): the provider's rates.
+            rates = conversion(context)
+            for key in set(families) | set(rates):
+                families[key]["conversion_rate"] = rates.get(key, 0.0)
+        self.meta.update(context.meta)
 
     def _finish(self, families):
         metrics = self.query.metrics
@@ -321,7 +345,8 @@ class _Run:
             rows = [{"dimensions": [], "metrics": [0 for _ in metrics], "_key": ()}]
         for row in rows:
             row.pop("_key", None)
-        return Result(rows=rows, total_rows=total, meta={"time_labels": self._time_labels() if self.time_dim else None})
+        meta = {"time_labels": self._time_labels() if self.time_dim else None, **self.meta}
+        return Result(rows=rows, total_rows=total, meta=meta)
 
     def _time_labels(self):
         return [_display(b) for b in self._buckets()]

@@ -44,6 +44,8 @@ BASE_METRICS = (
 )  # fmt: skip
 # Other apps (revenue) add metrics through dashboard.engine.register_metric; the names are known here.
 EXTRA_METRICS = set()
+# Revenue: registered metrics beside which conversion_rate needs no goal (it is then paying visitors / visitors).
+GOALLESS_CONVERSION_METRICS = set()
 
 FILTER_OPERATORS = ("is", "is_not", "contains", "contains_not", "matches", "matches_not")
 LOGICAL = ("and", "or", "not")
@@ -307,8 +309,10 @@ def has_goal(query):
 
 
 def validate(query):
-    if "conversion_rate" in query.metrics and not has_goal(query):
-        raise QueryError("metrics: conversion_rate needs an event:goal filter or dimension")
+    goalless = GOALLESS_CONVERSION_METRICS & set(query.metrics)  # revenue: conversion = paying visitors / visitors
+    if "conversion_rate" in query.metrics and not has_goal(query) and not goalless:
+        also = ", or a revenue metric beside it (for paying visitors / visitors)" if GOALLESS_CONVERSION_METRICS else ""
+        raise QueryError(f"metrics: conversion_rate needs an event:goal filter or dimension{also}")
     event_dims = [d for d in query.dimensions if d.startswith("event:")]
     visit_only = {"bounce_rate", "visit_duration", "views_per_visit"}
     if event_dims and event_dims[0] != "event:page" and visit_only & set(query.metrics):

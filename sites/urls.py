@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from sites import views
 
@@ -12,7 +12,7 @@ urlpatterns = [
     path("<str:domain>/settings/", views.settings_index, name="settings"),
     path("<str:domain>/settings/general/", views.settings_general, name="settings_general"),
     path("<str:domain>/settings/tracking/", views.settings_tracking, name="settings_tracking"),
-    path("<str:domain>/settings/revenue/", views.settings_revenue, name="settings_revenue"),
+    path("<str:domain>/settings/revenue/", include("revenue.urls")),
     path("<str:domain>/settings/goals/", views.settings_goals, name="settings_goals"),
     path("<str:domain>/settings/goals/<int:goal_id>/delete/", views.goal_delete, name="goal_delete"),
     path("<str:domain>/settings/api-keys/", views.settings_api_keys, name="settings_api_keys"),

@@ -126,13 +126,6 @@ def settings_tracking(request, domain):
 
 
 @login_required
-@require_safe
-def settings_revenue(request, domain):
-    membership = _membership(request, domain)
-    return _render_tab(request, membership, "revenue")
-
-
-@login_required
 @require_get_or_post
 def settings_api_keys(request, domain):
     membership = _membership(request, domain, Role.ADMIN if request.method == "POST" else Role.VIEWER)

@@ -41,7 +41,7 @@ CHROMIUM_ARGS = [
     # pagehide leaves from the browser process with the default "HeadlessChrome" and would be dropped as a bot.
     f"--user-agent={USER_AGENT}",
 ]
-WAIT_SECONDS = 5.0
+WAIT_SECONDS = 10.0  # an upper bound for a loaded 2-core machine; a passing wait returns at once
 
 
 @pytest.fixture(scope="package")

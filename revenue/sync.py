@@ -99,15 +99,20 @@ def sync_connection(connection, *, api=None, since=None, page_size=100, stop_aft
 # --- charges -------------------------------------------------------------------------------------
 def _sync_charges(connection, api, report, since, page_size, stop_after_pages, on_progress):
     progress = dict(connection.sync_progress or {})
-    state = progress.get("charges") or {}
+    # The first second not read yet: the cursor, or the start of the backfill window.
+    unread = (
+        connection.charges_cursor
+        if connection.charges_cursor is not None
+        else int((timezone.now() - timedelta(days=connection.backfill_days)).timestamp())
+    )
+    # An explicit `since` (an operator's re-read) wins over a page position left by an interrupted sync.
+    state = (progress.get("charges") or {}) if since is None else {}
     if state:
         cursor = state["cursor"]
     elif since is not None:
         cursor = int(since.timestamp()) - 1
-    elif connection.charges_cursor is not None:
-        cursor = connection.charges_cursor
     else:
-        cursor = int((timezone.now() - timedelta(days=connection.backfill_days)).timestamp())
+        cursor = unread
     starting_after = state.get("starting_after")
     newest = state.get("newest", cursor)
     done = state.get("done", 0)
@@ -133,10 +138,14 @@ def _sync_charges(connection, api, report, since, page_size, stop_after_pages, o
                 StripeConnection.objects.filter(pk=connection.pk).update(sync_progress=progress)
             else:
                 progress.pop("charges", None)
-                # `created[gt]`: re-read the newest second next time (ties), never anything older.
-                new_cursor = (
-                    max(cursor, newest - 1) if since is None else max(connection.charges_cursor or 0, newest - 1)
-                )
+                if cursor <= unread:
+                    # Everything up to `newest` is read. `created[gt]`: re-read the newest second next time
+                    # (ties), never anything older; a re-read of old charges never moves the cursor back.
+                    new_cursor = max(cursor, connection.charges_cursor or 0, newest - 1)
+                else:
+                    # A re-read that began after the first unread second: the charges in between are still
+                    # unread, so the cursor stays (moving it to `newest` would skip them for good).
+                    new_cursor = connection.charges_cursor
                 StripeConnection.objects.filter(pk=connection.pk).update(
                     sync_progress=progress, charges_cursor=new_cursor
                 )

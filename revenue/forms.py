@@ -22,7 +22,11 @@ OPTIONAL_PERMISSIONS = (
 
 class StripeKeyForm(forms.Form):
     provider = forms.ChoiceField(
-        label="Payment provider", choices=[("stripe", "Stripe")], initial="stripe", widget=forms.RadioSelect
+        label="Payment provider",
+        choices=[("stripe", "Stripe")],
+        initial="stripe",
+        required=False,  # the only choice, for now: a post without it means Stripe
+        widget=forms.RadioSelect,
     )
     method = forms.ChoiceField(
         label="Integration method",
@@ -30,6 +34,7 @@ class StripeKeyForm(forms.Form):
             ("stripe_api", "Stripe API: Humblytics reads your payments with a key every few minutes (no webhooks)")
         ],
         initial="stripe_api",
+        required=False,
         widget=forms.RadioSelect,
     )
     # Never rendered back: a form with an error must not echo the key into the page.

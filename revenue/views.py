@@ -78,6 +78,16 @@ def _live_connection(site):
     return connection
 
 
+def _progress(progress):
+    """sync_progress as [(phase, done)]. Both shapes: {"phase": "charges", "done": 120} and what revenue.sync
+    writes, {"charges": {"done": 120, "cursor": …, "starting_after": …}} (one entry per unfinished phase)."""
+    if not isinstance(progress, dict):
+        return []
+    if "phase" in progress:
+        return [(str(progress["phase"]), progress.get("done"))]
+    return [(str(phase), state.get("done")) for phase, state in progress.items() if isinstance(state, dict)]
+
+
 def _payments_url(site, status=None):
     url = reverse("sites:revenue_payments", args=[site.domain])
     return f"{url}?status={status}" if status else url
@@ -109,6 +119,7 @@ def _tab(request, membership, form, *, status=200):
         "overview": overview,
         "connection": connection,
         "syncing": bool(connection and connection.sync_started_at),
+        "progress": _progress(connection.sync_progress) if connection else [],
         "rows": rows,
         "all_payments_url": _payments_url(site),
         "required_permissions": REQUIRED_PERMISSIONS,

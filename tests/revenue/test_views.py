@@ -67,8 +67,8 @@ def test_an_admin_sees_how_to_connect_with_a_read_only_key(request, login, site,
     assert '<a href="/sites/example.com/settings/revenue/" class="active" aria-current="page">Revenue</a>' in body
     assert '<span class="badge warn">Not connected</span>' in body
     assert "No Stripe account is connected to example.com yet." in body
-    assert 'name="provider" value="stripe" required id="id_provider_0" checked>\n Stripe</label>' in body
-    assert 'name="method" value="stripe_api" required id="id_method_0" checked>' in body
+    assert 'name="provider" value="stripe" id="id_provider_0" checked>\n Stripe</label>' in body
+    assert 'name="method" value="stripe_api" id="id_method_0" checked>' in body
     assert "Stripe API: Humblytics reads your payments with a key every few minutes (no webhooks)" in body
     assert 'type="password" name="secret_key"' in body
     assert "<code>rk_live_…</code>, or <code>rk_test_…</code>" in body
@@ -245,6 +245,20 @@ def test_it_refuses_something_that_is_no_stripe_key(login, site, stripe_api, ali
     assert not StripeConnection.objects.exists()
 
 
+def test_a_post_without_the_single_choices_still_means_stripe(login, site, stripe_api, alice):
+    assert login(alice).post(TAB, {"secret_key": GOOD_KEY}).status_code == 302
+    assert StripeConnection.objects.get().key_hint == "rk_test_…wxyz"
+
+
+def test_it_refuses_an_unknown_provider(login, site, stripe_api, alice):
+    response = login(alice).post(TAB, {"provider": "paypal", "method": "stripe_api", "secret_key": GOOD_KEY})
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "Select a valid choice. paypal is not one of the available choices." in body
+    assert GOOD_KEY not in body
+    assert not StripeConnection.objects.exists()
+
+
 def test_a_viewer_cannot_connect_stripe(login, site, stripe_api, vera):
     assert _connect(login(vera), GOOD_KEY).status_code == 403
     assert not StripeConnection.objects.exists()
@@ -304,13 +318,76 @@ def test_it_shows_the_sync_progress_and_the_last_success(login, site, connection
     )
     body = login(vera).get(TAB).content.decode()
     assert '<span class="badge warn">Syncing</span>' in body
-    assert "reading\n          charges" in body
-    assert "120 done so far" in body
+    assert "ago: charges, 120 read so far. Reload this page to follow it." in body
     assert "Last successful sync</th><td>10 Mar 2026, 12:00" in body  # Europe/Berlin
     assert "An owner or admin can sync, replace the key or disconnect Stripe." in body
     assert "Sync now" not in body
     assert "wxyz</code>" in body
     assert GOOD_KEY not in body
+
+
+def test_it_shows_progress_in_the_shape_the_sync_writes(login, site, connection, vera):
+    progress = {"charges": {"cursor": 1773100000, "starting_after": "ch_x", "newest": 1773100500, "done": 300}}
+    StripeConnection.objects.filter(pk=connection.pk).update(
+        sync_started_at=datetime(2026, 3, 10, 11, 58, tzinfo=UTC), sync_progress=progress
+    )
+    client = login(vera)
+    assert "ago: charges, 300 read so far. Reload this page to follow it." in client.get(TAB).content.decode()
+
+    StripeConnection.objects.filter(pk=connection.pk).update(sync_started_at=None)  # killed part-way
+    body = client.get(TAB).content.decode()
+    assert "The last sync stopped part-way (charges, 300 read): the next one continues from there." in body
+    assert "Syncing</span>" not in body
+
+
+def test_a_passing_problem_is_shown_without_the_broken_state(login, site, connection, vera):
+    StripeConnection.objects.filter(pk=connection.pk).update(last_error="Stripe could not be reached: timeout")
+    body = login(vera).get(TAB).content.decode()
+    assert '<span class="badge ok">Active</span>' in body
+    assert "The last sync ran into a problem: Stripe could not be reached: timeout Humblytics tries again" in body
+    assert "Syncing is paused" not in body
+
+
+def test_a_real_sync_shows_its_success_and_the_payments(
+    login, site, connection, stripe_client, vera, django_capture_on_commit_callbacks
+):
+    customer = stripe_client.v1.customers.create(params={"email": "buyer@example.org"})
+    method = stripe_client.v1.payment_methods.create(
+        params={"type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}}
+    )
+    stripe_client.v1.payment_intents.create(
+        params={
+            "amount": 2500,
+            "currency": "usd",
+            "customer": customer.id,
+            "payment_method": method.id,
+            "confirm": True,
+            "metadata": {"humblytics_view_id": "view_nobody_has_0001"},
+        }
+    )
+    services.sync_run(connection_id=connection.pk)
+    client = login(vera)
+    body = client.get(TAB).content.decode()
+    assert "Last successful sync</th><td>" in body and "Not yet" not in body
+    assert f'<a href="{PAYMENTS}">1 payment synced</a>' in body
+    assert f'<td class="num"><a href="{PAYMENTS}?status=pending">1</a></td>' in body  # its view has not landed
+    body = client.get(PAYMENTS, {"status": "pending"}).content.decode()
+    assert '<td class="num">25.00 USD</td>' in body
+    assert "<td>PaymentIntent</td>" in body
+    assert GOOD_KEY not in body
+
+
+def test_the_key_never_appears_on_any_revenue_page(login, site, connection, alice):
+    _payment(site, "pi_one", connection=connection)
+    client = login(alice)
+    urls = [TAB, DISCONNECT, PAYMENTS, *(f"{PAYMENTS}?status={status}" for status in Payment.Attribution.values)]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        body = response.content.decode()
+        assert GOOD_KEY not in body, url
+        assert GOOD_KEY[8:] not in body, url
+        assert "rk_test_…wxyz" in body or url.startswith(PAYMENTS), url
 
 
 @pytest.mark.parametrize("who", ["alice", "bob"])

@@ -93,10 +93,6 @@ def _payments_url(site, status=None):
     return f"{url}?status={status}" if status else url
 
 
-def _error_message(error):
-    return getattr(error, "message", None) or " ".join(getattr(error, "messages", [str(error)]))
-
-
 def _tab(request, membership, form, *, status=200):
     site = membership.site
     overview = selectors.revenue_overview(site=site)
@@ -143,7 +139,7 @@ def revenue_tab(request, domain):
                 site=site, secret_key=form.cleaned_data["secret_key"], user=request.user
             )
         except services.RevenueError as error:
-            form.add_error("secret_key", _error_message(error))
+            form.add_error("secret_key", error.message)
         else:
             messages.success(
                 request,
@@ -166,7 +162,7 @@ def revenue_sync(request, domain):
     try:
         services.sync_request(connection=connection)
     except services.RevenueError as error:
-        messages.error(request, _error_message(error))
+        messages.error(request, error.message)
     else:
         messages.success(request, "A sync has started. This page shows its progress when you reload it.")
     return redirect("sites:settings_revenue", site.domain)

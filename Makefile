@@ -65,3 +65,17 @@ chromium:
 	  if [ "$$(id -u)" != 0 ]; then echo "/usr/bin/chromium is missing; install it as root: apt-get install chromium" >&2; exit 1; fi; \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	fi
+
+# The product with revenue and no Stripe account (README "Demo"): localstripe on loopback, a demo site with a
+# month of traffic and attributed payments in demo.sqlite3 (rebuilt each run), then the app on 127.0.0.1:8000.
+.PHONY: demo
+DEMO_ENV := $(DEV_ENV) DATABASE_URL=sqlite:///$(CURDIR)/demo.sqlite3 REDIS_URL= CELERY_TASK_ALWAYS_EAGER=true \
+  STRIPE_MAX_REQUESTS_PER_SECOND=50
+demo: install-dev
+	$(DEMO_ENV) $(PY) manage.py migrate --noinput
+	$(DEMO_ENV) $(PY) manage.py demo_revenue
+
+# A Stripe backfill of 5,000 payments from localstripe: API calls per payment, payments/s (see bench/README.md).
+.PHONY: bench-sync
+bench-sync: install-dev
+	$(PY) bench/sync.py

@@ -35,6 +35,14 @@ _METRIC_PROVIDERS = {}
 _CONVERSION_PROVIDERS = {}
 
 
+def provided_metrics(query):
+    """The metrics of a query that registered providers compute (not the engine's own tables)."""
+    provided = {m for m in query.metrics if m in _METRIC_PROVIDERS}
+    if provided & set(_CONVERSION_PROVIDERS) and "conversion_rate" in query.metrics and not has_goal(query):
+        provided.add("conversion_rate")
+    return provided
+
+
 def register_metric(name, provider, *, conversion_rate=None):
     """Let another app add a metric (revenue). `provider(context) -> {dimension key tuple: value}`.
 

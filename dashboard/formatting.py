@@ -34,10 +34,35 @@ GOAL_CARDS = ["visitors", "events", "conversion_rate"]
 GOAL_LABELS = {"visitors": "Unique conversions", "events": "Total conversions", "conversion_rate": "Conversion rate"}
 
 
-def register_card(name, label, *, column=None, kind="count", lower_is_better=False, format=None):
+# Cards and breakdown columns another app shows only for some sites (revenue: sites with Stripe data).
+CARD_CONDITIONS = {}
+EXTRA_COLUMNS = []  # (metric, when(site) -> bool)
+
+
+def register_card(name, label, *, column=None, kind="count", lower_is_better=False, format=None, when=None):
     METRICS[name] = MetricInfo(label, column or label, kind, lower_is_better, format)
     if name not in CARDS:
         CARDS.append(name)
+    if when is not None:
+        CARD_CONDITIONS[name] = when
+
+
+def register_column(name, *, when):
+    """Add a metric column to visit and page breakdowns (sortable, in CSV) for the sites `when` accepts."""
+    if all(existing != name for existing, _ in EXTRA_COLUMNS):
+        EXTRA_COLUMNS.append((name, when))
+
+
+def cards_for(site, names):
+    return [name for name in names if CARD_CONDITIONS.get(name, _always)(site)]
+
+
+def extra_columns_for(site):
+    return [name for name, when in EXTRA_COLUMNS if when(site)]
+
+
+def _always(site):
+    return True
 
 
 def format_duration(seconds):
@@ -56,8 +81,11 @@ def _number(value):
     return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
-def format_value(name, value):
+def format_value(name, value, currency=None):
     info = METRICS.get(name) or MetricInfo(name, name)
+    if info.kind == "money":
+        text = info.format(value) if info.format else _number(value)
+        return f"{text} {currency}" if currency else text
     if info.format:
         return info.format(value)
     if info.kind == "duration":

@@ -7,7 +7,17 @@ one view of one site (a State: period and filters) and hands templates plain dic
 from dataclasses import dataclass, field
 
 from dashboard import engine
-from dashboard.formatting import CARDS, GOAL_CARDS, GOAL_LABELS, METRICS, delta, flag, format_value
+from dashboard.formatting import (
+    CARDS,
+    GOAL_CARDS,
+    GOAL_LABELS,
+    METRICS,
+    cards_for,
+    delta,
+    extra_columns_for,
+    flag,
+    format_value,
+)
 from dashboard.presenters import bucket_label, interval_for, range_label, resolve_range
 from dashboard.query import MAX_LIMIT, QueryError, build
 
@@ -32,13 +42,13 @@ class Table:
         return [(name, names.get(name) or METRICS[name].column) for name in self.columns]
 
 
-def detail_columns(dimension):
+def detail_columns(dimension, extra=()):
     if dimension == "event:goal":
         return ["visitors", "events", "conversion_rate"]
     if dimension == "event:page":
-        return ["visitors", "pageviews", "bounce_rate", "visit_duration"]
+        return ["visitors", "pageviews", "bounce_rate", "visit_duration", *extra]
     if dimension.startswith("visit:"):
-        return ["visitors", "visits", "pageviews", "bounce_rate", "visit_duration"]
+        return ["visitors", "visits", "pageviews", "bounce_rate", "visit_duration", *extra]
     return ["visitors", "events"]
 
 
@@ -63,7 +73,7 @@ class Report:
 
     # --- top cards
     def cards(self):
-        names = GOAL_CARDS if self.state.goal else CARDS
+        names = GOAL_CARDS if self.state.goal else cards_for(self.site, CARDS)
         current = self.ask(names).rows[0]["metrics"]
         previous = None
         if self.comparable:
@@ -72,7 +82,8 @@ class Report:
         cards = []
         for index, name in enumerate(names):
             label = GOAL_LABELS[name] if self.state.goal else METRICS[name].label
-            card = {"name": name, "label": label, "value": format_value(name, current[index]), "raw": current[index]}
+            value = format_value(name, current[index], self.site.currency)
+            card = {"name": name, "label": label, "value": value, "raw": current[index]}
             if previous is not None:
                 card["delta"] = delta(name, current[index], previous[index])
             cards.append(card)
@@ -102,7 +113,11 @@ class Report:
             return ["visitors", "conversions", "conversion_rate"], ["visitors", "conversion_rate"], [
                 "name", "conversions", "conversion_rate",
             ]  # fmt: skip
-        columns = detail_columns(dimension) if dimension == "event:goal" or details else ["visitors"]
+        extra = extra_columns_for(self.site)
+        if details or dimension == "event:goal":
+            columns = detail_columns(dimension, extra)
+        else:  # a dashboard panel: visitors, and revenue where the site has it
+            columns = ["visitors", *(extra[:1] if dimension.startswith("visit:") or dimension == "event:page" else [])]
         return columns, columns, ["name", *columns]
 
     def table(self, dimension, *, details=False, limit=PAGE_SIZE, offset=0, sort=None, search="", skip_empty=False):

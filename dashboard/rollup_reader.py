@@ -19,7 +19,10 @@ ROLLUP_METRICS = {"visitors", "visits", "pageviews", "views_per_visit", "bounce_
 def _dimension_code(run):
     """The rollup dimension a query needs, or None when rollups cannot answer it."""
     query = run.query
-    if query.filters or not set(query.metrics) <= ROLLUP_METRICS:
+    from dashboard.engine import provided_metrics
+
+    provided = provided_metrics(query)
+    if query.filters or not set(query.metrics) - provided <= ROLLUP_METRICS:
         return None
     if "time:hour" in query.dimensions:
         return None  # hours are cheap from raw rows: a day at most

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_safe
 
 from dashboard import engine
 from dashboard.charts import line_chart
-from dashboard.formatting import csv_safe
+from dashboard.formatting import csv_safe, extra_columns_for
 from dashboard.presenters import PANELS, PERIODS, dimension_label, parse_breakdown, parse_state
 from dashboard.query import MAX_LIMIT, QueryError
 from dashboard.reports import PAGE_SIZE, PANEL_ROWS, TIME_SERIES_METRICS, Report
@@ -102,6 +102,13 @@ def dashboard(request, domain):
     except QueryError as error:
         return _bad_request(request, membership, error)
     chart = line_chart(series["labels"], series["series"], title=f"Visitors and pageviews, {report.label}")
+    revenue_chart = None
+    if "revenue" in extra_columns_for(site):
+        try:
+            money = report.time_series(["revenue", "net_revenue"])
+        except QueryError as error:
+            return _bad_request(request, membership, error)
+        revenue_chart = line_chart(money["labels"], money["series"], title=f"Revenue ({site.currency}), {report.label}")
     context = {
         "site": site,
         "membership": membership,
@@ -111,6 +118,7 @@ def dashboard(request, domain):
         "chips": _chips(state),
         "cards": cards,
         "chart": mark_safe(chart),  # noqa: S308 - charts.py escapes every text it draws
+        "revenue_chart": mark_safe(revenue_chart) if revenue_chart else None,  # noqa: S308 - as above
         "panels": panels,
         "realtime": engine.realtime_visitors(site, now=now()),
         "realtime_url": reverse("dashboard:realtime", args=[site.domain]),
@@ -204,8 +212,9 @@ def export_csv(request, domain):
         breakdown = request.GET.get("breakdown") or ""
         report = _report(request, site)
         if breakdown == "time":
-            series = report.time_series(TIME_SERIES_METRICS)
-            header = [series["interval"], *TIME_SERIES_METRICS]
+            metrics = [*TIME_SERIES_METRICS, *extra_columns_for(site)]
+            series = report.time_series(metrics)
+            header = [series["interval"], *metrics]
             rows = [[key, *(values[i] for _, values in series["series"])] for i, key in enumerate(series["keys"])]
         else:
             dimension = parse_breakdown(breakdown)

@@ -223,21 +223,24 @@ def format_money(value):
 def register():
     for name, provider in PROVIDERS.items():
         engine.register_metric(name, provider, conversion_rate=conversion_rate)
-    # `format(value)` gets no site, so the cards show the amount without its currency; the currency is in
-    # Result.meta["revenue"]["currency"] for the dashboard to show beside them.
-    formatting.register_card("revenue", "Revenue", format=format_money)
-    formatting.register_card("revenue_per_visitor", "Revenue per visitor", column="RPV", format=format_money)
-    # Same label, column and kind as the engine's own conversion_rate: only appended to the cards.
-    formatting.register_card("conversion_rate", "Conversion rate", column="CR", kind="percent")
-    for name, label, column in (
-        ("net_revenue", "Net revenue", "Net"),
-        ("refunds", "Refunds", "Refunds"),
-        ("attributed_revenue", "Attributed revenue", "Attributed"),
-        ("average_order_value", "Average order value", "AOV"),
-    ):
-        formatting.METRICS[name] = formatting.MetricInfo(label, column, "number", format=format_money)
-    formatting.METRICS["payments"] = formatting.MetricInfo("Payments", "Payments")
-    formatting.METRICS["paying_visitors"] = formatting.MetricInfo("Paying visitors", "Paying visitors")
+    from revenue.selectors import site_has_revenue
+
+    # Revenue cards and columns appear for sites with a Stripe connection (or synced payments) only.
+    money = {"kind": "money", "format": format_money, "when": site_has_revenue}
+    formatting.register_card("revenue", "Revenue", **money)
+    formatting.register_card("net_revenue", "Net revenue", column="Net", **money)
+    formatting.register_card("refunds", "Refunds", lower_is_better=True, **money)
+    formatting.register_card("payments", "Payments", when=site_has_revenue)
+    formatting.register_card("paying_visitors", "Paying visitors", when=site_has_revenue)
+    # Same label, column and kind as the engine's own conversion_rate: paying visitors / visitors here.
+    formatting.register_card("conversion_rate", "Conversion rate", column="CR", kind="percent", when=site_has_revenue)
+    formatting.register_card("revenue_per_visitor", "Revenue per visitor", column="RPV", **money)
+    formatting.register_card("average_order_value", "Average order value", column="AOV", **money)
+    formatting.METRICS["attributed_revenue"] = formatting.MetricInfo(
+        "Attributed revenue", "Attributed", "money", format=format_money
+    )
+    for column in ("revenue", "payments", "conversion_rate", "revenue_per_visitor"):
+        formatting.register_column(column, when=site_has_revenue)
 
 
 register()

@@ -36,3 +36,12 @@ def payment_list(*, site, attribution=None, livemode=None):
     if livemode is not None:
         payments = payments.filter(livemode=livemode)
     return payments
+
+
+def site_has_revenue(site):
+    """Does the dashboard show revenue for this site: a Stripe connection, or payments synced before."""
+    cached = getattr(site, "_has_revenue", None)
+    if cached is None:
+        cached = StripeConnection.objects.filter(site=site).exists() or Payment.objects.filter(site=site).exists()
+        site._has_revenue = cached
+    return cached

@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from dashboard import engine, formatting
 from dashboard.query import QueryError, build
@@ -283,11 +284,19 @@ def test_conversion_rate_without_a_goal_needs_a_revenue_metric(data):
 
 
 # --- registration --------------------------------------------------------------------------------
-def test_the_metrics_and_cards_are_registered():
+def test_the_metrics_and_cards_are_registered(site, charlies_site):
     from dashboard.query import known_metrics
+    from revenue.models import Payment
 
     assert set(metrics.PROVIDERS) <= set(known_metrics())
-    assert formatting.CARDS[-3:] == ["revenue", "revenue_per_visitor", "conversion_rate"]
+    money_cards = ["revenue", "net_revenue", "refunds", "payments", "paying_visitors", "conversion_rate"]
+    assert set(money_cards) <= set(formatting.CARDS)
+    # Only sites with Stripe data show them.
+    Payment.objects.create(site=site, stripe_id="pi_1", created_at=timezone.now(), currency="USD", amount=100, reporting_currency="USD")
+    assert set(money_cards) <= set(formatting.cards_for(site, formatting.CARDS))
+    assert not set(money_cards) & set(formatting.cards_for(charlies_site, formatting.CARDS))
+    assert formatting.extra_columns_for(charlies_site) == []
+    assert formatting.format_value("revenue", 1234.5, "EUR") == "1,234.50 EUR"
     assert formatting.format_value("revenue", 1234.5) == "1,234.50"
     assert formatting.format_value("revenue", 1500) == "1,500"
     assert formatting.format_value("average_order_value", 12.345) == "12.345"

@@ -27,9 +27,18 @@ _VISIT_DIMENSIONS = (
     "utm_content", "utm_term", "click_id", "country", "region", "city", "browser", "browser_version", "os",
     "os_version", "device", "screen_class",
 )  # fmt: skip
-_VISIT_UPDATE_FIELDS = ["last_seen_at", "duration", "pageviews", "events", "is_bounce", "exit_page"]
+_VISIT_UPDATE_FIELDS = [
+    "started_at",
+    "entry_page",
+    "last_seen_at",
+    "duration",
+    "pageviews",
+    "events",
+    "is_bounce",
+    "exit_page",
+]
 # What extending an open visit reads and writes; the dimensions are set once, when the visit starts.
-_VISIT_OPEN_FIELDS = ["id", "site_id", "visitor_id", "started_at", *_VISIT_UPDATE_FIELDS]
+_VISIT_OPEN_FIELDS = ["id", "site_id", "visitor_id", *_VISIT_UPDATE_FIELDS]
 
 _rng = random.SystemRandom()
 
@@ -204,7 +213,8 @@ def _sessionize(records):
             if visitor is None:
                 continue
             candidate = open_visits.get((record["site"], visitor))
-            if candidate is not None and ts - candidate.last_seen_at <= VISIT_IDLE and ts >= candidate.started_at:
+            # Out of order by a little (an event queued before the script loaded, stored first) joins too.
+            if candidate is not None and candidate.started_at - VISIT_IDLE <= ts <= candidate.last_seen_at + VISIT_IDLE:
                 visit = candidate
                 break
         if visit is None:
@@ -223,6 +233,10 @@ def _sessionize(records):
 
 
 def _extend(visit, record, ts):
+    if ts < visit.started_at:  # a record that happened before the visit's first stored one
+        visit.started_at = ts
+        if record["kind"] == "pageview":
+            visit.entry_page = record["pathname"]
     if ts > visit.last_seen_at:
         visit.last_seen_at = ts
     visit.duration = int((visit.last_seen_at - visit.started_at).total_seconds())

@@ -152,3 +152,12 @@ def test_a_missing_old_salt_is_not_created_on_read():
     services.salts_forget_cache()
     assert services.salt_for_day(date(2020, 1, 1), create=False) is None
     assert not Salt.objects.exists()
+
+
+def test_a_record_stored_after_a_later_one_joins_its_visit(site):
+    # An event queued before the script loaded can be stored before the page view it followed.
+    services.events_store([record(site, kind="event", name="Signup", path="/join", ts=T0 + 1, view="v-ooo-0000000001")])
+    services.events_store([record(site, path="/landing", ts=T0, view="v-ooo-0000000001")])
+    visit = Visit.objects.get()
+    assert (visit.pageviews, visit.events, visit.entry_page) == (1, 1, "/landing")
+    assert visit.started_at == datetime.fromtimestamp(T0, UTC)

@@ -20,7 +20,8 @@ of 100 charges took seconds and creating the payments took minutes. The bench's 
 dict per object kind (same insertion order, so lists come out exactly as before) and lists from that.
 
 Settings (environment): BENCH_PAYMENTS (5000), BENCH_THREADS (4), BENCH_PG (postgres://postgres@127.0.0.1:5432),
-BENCH_DB (humblytics_bench_sync), BENCH_KEEP (1: keep the database and localstripe's log).
+BENCH_DB (humblytics_bench_sync), BENCH_KEEP (1: keep the database and localstripe's log), BENCH_PROFILE (a path:
+cProfile stats of the sync, e.g. for `python -m pstats`).
 """
 
 import os
@@ -40,6 +41,7 @@ THREADS = int(os.environ.get("BENCH_THREADS", "4"))
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 DB = os.environ.get("BENCH_DB", "humblytics_bench_sync")
 KEEP = os.environ.get("BENCH_KEEP") == "1"
+PROFILE = os.environ.get("BENCH_PROFILE")  # a path: cProfile stats of the sync (pstats format)
 KEY = "sk_test_bench_sync"
 RENEWALS_PER_SUBSCRIPTION = 4
 REAL_BUDGETS = (4, 25)  # requests/s: our default (STRIPE_MAX_REQUESTS_PER_SECOND) and Stripe's test-mode limit
@@ -281,7 +283,14 @@ def bench(url):
 
     sync_started_at = timezone.now()
     started = time.monotonic()
-    report = services.sync_run(connection_id=connection.pk, api=api)
+    if PROFILE:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        report = profiler.runcall(services.sync_run, connection_id=connection.pk, api=api)
+        profiler.dump_stats(PROFILE)
+    else:
+        report = services.sync_run(connection_id=connection.pk, api=api)
     sync_s = time.monotonic() - started
     assert report is not None and not report.error, report
 

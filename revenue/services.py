@@ -1,5 +1,6 @@
 """Writes of the revenue app: connecting Stripe, and asking for syncs."""
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,7 +24,9 @@ def connection_connect(*, site, secret_key, user=None):
         api.validate()
     except stripe_client.StripeProblem as problem:
         raise RevenueError(problem.message) from None
-    connection = StripeConnection.objects.filter(site=site).first() or StripeConnection(site=site)
+    connection = StripeConnection.objects.filter(site=site).first() or StripeConnection(
+        site=site, backfill_days=settings.STRIPE_BACKFILL_DAYS
+    )
     if connection.pk and connection.mode != mode:
         # Test and live never mix: a key of the other mode starts reading from scratch.
         connection.charges_cursor = connection.refunds_cursor = connection.disputes_cursor = None

@@ -273,3 +273,21 @@ def test_renewals_reuse_the_cached_subscription(site, connection, stripe_api):
     subscription = subscribe(stripe_api, customer, metadata={"humblytics_view_id": VIEW})
     run(connection)
     assert StripeRef.objects.filter(stripe_id=subscription.id, view_id=VIEW).exists()
+
+
+def test_the_key_appears_in_no_log_line(site, stripe_api, caplog, settings):
+    import logging
+
+    settings.STRIPE_BACKFILL_DAYS = 30
+    caplog.set_level(logging.DEBUG)  # every logger, the stripe SDK's and urllib3's included
+    connection = services.connection_connect(site=site, secret_key=KEY)
+    assert connection.backfill_days == 30
+    pay(stripe_api, 1200)
+    run(connection)
+    StripeConnection.objects.filter(pk=connection.pk).update(secret_key="sk_test_humblytics-revoked")
+    services.sync_run(connection_id=connection.pk)
+    with pytest.raises(services.RevenueError):
+        services.connection_connect(site=site, secret_key="sk_test_humblytics-revoked")
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert caplog.records  # something was logged, and none of it carries a key
+    assert "sk_test" not in logged and "humblytics-revoked" not in logged

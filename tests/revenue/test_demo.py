@@ -75,7 +75,7 @@ def test_it_builds_a_site_with_traffic_and_attributed_payments(demo):
     assert DailyRollup.objects.filter(site=site).values("day").distinct().count() >= 29
 
     assert "attributed        9" in output and "pending           1" in output and "no view id        1" in output
-    assert "gross 941.00 USD, refunds 99.50 USD, net 841.50 USD" in output
+    assert "gross 771.00 USD, refunds 49.50 USD, net 721.50 USD" in output
     assert f"http://127.0.0.1:8000/sites/{DEMO_DOMAIN}/" in output
     assert f"Log in as {DEMO_EMAIL} with the password {DEMO_PASSWORD}." in output
 

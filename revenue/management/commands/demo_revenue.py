@@ -16,6 +16,7 @@ revenue.stripe.client, the app's read-only client.
 import base64
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -40,6 +41,7 @@ from tracking.rollups import rollups_fill
 from tracking.services import events_store
 
 STRIPE_KEY = "sk_test_humblytics_demo"
+ONE_TIME_AMOUNTS = (4900, 9900, 2900, 14900, 19900, 4900)  # cents; the second is half refunded
 VISITS = 360
 DAYS = 30
 
@@ -215,9 +217,7 @@ class DemoStripe:
 def stripe_objects_create(stripe_writer, checkouts, currency, rng):
     """The demo's payments, each kind of attribution once or more; returns what was made, for the printout."""
     made = []
-    one_time = checkouts[:6]
-    for number, checkout in enumerate(one_time):
-        amount = rng.choice([2900, 4900, 9900, 14900, 19900])
+    for number, (checkout, amount) in enumerate(zip(checkouts[:6], ONE_TIME_AMOUNTS, strict=True)):
         intent = stripe_writer.pay(amount, currency, view_id=checkout["view_id"])
         made.append(("one-time PaymentIntent with the id", checkout, intent))
         if number == 1:
@@ -339,6 +339,11 @@ class Command(BaseCommand):
             env=env,
         )
         self.stdout.write("Serving; Ctrl-C stops the app and localstripe.")
+
+        def stop(signum, frame):
+            raise KeyboardInterrupt  # `kill <pid>` stops both too, like Ctrl-C
+
+        signal.signal(signal.SIGTERM, stop)
         try:
             web.wait()
         except KeyboardInterrupt:

@@ -168,7 +168,7 @@ def _store_charge(connection, resolver, raw, report):
     existing = Payment.objects.filter(site_id=connection.site_id, stripe_id=stripe_id).first()
     payment = existing or Payment(site_id=connection.site_id, stripe_id=stripe_id)
     payment.connection = connection
-    _apply_money(payment, charge, connection)
+    _apply_money(payment, charge, connection, disputes=_known_disputes(payment, charge))
     payment.charge_id = charge.id or ""
     payment.livemode = bool(charge.livemode)
     payment.created_at = datetime.fromtimestamp(charge.created or 0, UTC)
@@ -184,6 +184,14 @@ def _store_charge(connection, resolver, raw, report):
     else:
         report.payments_updated += 1
     return charge.created
+
+
+def _known_disputes(payment, charge):
+    """The lost-dispute amount already recorded, as a dispute: re-reading a charge (the newest second again, a
+    refund, `since`) must not forget a loss the disputes phase found, possibly beyond its look-back window."""
+    if not payment.amount_disputed:
+        return ()
+    return (normalize.Dispute(id="recorded", charge=charge.id, amount=payment.amount_disputed, status="lost"),)
 
 
 def _apply_money(payment, charge, connection, disputes=()):
@@ -258,12 +266,14 @@ def _listing(fetch, *, newer_than):
         starting_after = data[-1]["id"]
 
 
-def _refresh_payment_money(connection, api, charge_id, disputes=()):
+def _refresh_payment_money(connection, api, charge_id, disputes=None):
     payment = Payment.objects.filter(site_id=connection.site_id, charge_id=charge_id).first()
     if payment is None:
         return False  # a charge from before the backfill window
     charge = normalize.charge(api.retrieve_charge(charge_id))
-    _apply_money(payment, charge, connection, disputes=disputes)
+    _apply_money(
+        payment, charge, connection, disputes=_known_disputes(payment, charge) if disputes is None else disputes
+    )
     payment.save(
         update_fields=["amount", "amount_refunded", "amount_disputed", "gross", "refunds", "net", "conversion"]
     )

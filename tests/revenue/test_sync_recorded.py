@@ -5,9 +5,11 @@ Rate limiting and a missing permission go through the real client against locals
 """
 
 import uuid
+from datetime import timedelta
 from decimal import Decimal as dec
 
 import pytest
+from django.utils import timezone
 
 from revenue import services
 from revenue.models import Payment, StripeConnection
@@ -192,6 +194,18 @@ def test_a_lost_dispute_reduces_net_and_a_won_or_open_one_does_not(site, connect
     assert stripe.calls_to("retrieve_charge") == [lost["id"]]  # only the changed payment is re-read
     run(connection, stripe)
     assert stripe.calls_to("retrieve_charge") == [lost["id"]]  # and not again once it is up to date
+
+
+def test_a_lost_dispute_is_kept_when_its_charge_is_read_again_after_the_look_back(site, connection, stripe):
+    _, charge = stripe.payment(1000)
+    dispute = stripe.dispute(charge, status="lost")
+    run(connection, stripe)
+    assert Payment.objects.get().amount_disputed == 1000
+    dispute["created"] -= 200 * 86400  # older than the disputes phase looks back (120 days)
+    report = run(connection, stripe, since=timezone.now() - timedelta(days=1))  # `sync_stripe --since` re-reads it
+    assert (report.charges_read, report.disputes_read) == (1, 0)
+    payment = Payment.objects.get()
+    assert (payment.amount_disputed, payment.refunds, payment.net) == (1000, dec("10"), dec("0"))
 
 
 def test_a_partly_lost_dispute_takes_only_its_amount(site, connection, stripe):

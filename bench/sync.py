@@ -133,7 +133,7 @@ class Plan:
 
 def create_payments(url, plan, views):
     """Create the plan's payments in localstripe; returns {PaymentIntent id: kind}."""
-    from revenue.management.commands.demo_revenue import DemoStripe
+    from revenue.stripe.client import EmulatorWriter as DemoStripe
 
     writers = {}
 

@@ -216,3 +216,59 @@ def _short(error):
     text = getattr(error, "user_message", None) or str(error) or error.__class__.__name__
     # Stripe echoes keys in some messages ("Invalid API Key provided: sk_test_****1234"): never pass one on.
     return re.sub(r"\b(sk|rk|pk)_(live|test)_[A-Za-z0-9_*-]+", "[key]", text)[:300]
+
+
+class EmulatorWriter:
+    """Creates Stripe objects as a merchant's checkout would, for `make demo` and the benchmarks.
+
+    Only ever pointed at an emulator (localstripe): the app itself never writes to Stripe.
+    """
+
+    def __init__(self, url, key="sk_test_humblytics_demo"):
+        self.client = stripe.StripeClient(
+            key, base_addresses={"api": url}, stripe_version=API_VERSION, max_network_retries=0
+        )
+        self._plan = None
+
+    def customer(self, email, view_id=None):
+        v1 = self.client.v1
+        params = {"email": email}
+        if view_id:
+            params["metadata"] = {"humblytics_view_id": view_id}
+        customer = v1.customers.create(params=params)
+        card = v1.payment_methods.attach("pm_card_visa", params={"customer": customer.id})
+        v1.customers.update(customer.id, params={"invoice_settings": {"default_payment_method": card.id}})
+        return customer
+
+    def pay(self, amount, currency, view_id=None, **params):
+        if view_id:
+            params["metadata"] = {"humblytics_view_id": view_id}
+        return self.client.v1.payment_intents.create(
+            params={"amount": amount, "currency": currency.lower(), "payment_method": "pm_card_visa", "confirm": True,
+                    **params}
+        )  # fmt: skip
+
+    def plan(self, amount, currency):
+        if self._plan is None:
+            product = self.client.v1.products.create(params={"name": "Humblytics Pro"})
+            self._plan = self.client.v1.plans.create(
+                params={"amount": amount, "currency": currency.lower(), "interval": "month", "product": product.id}
+            )
+        return self._plan
+
+    def subscribe(self, customer, plan, view_id=None):
+        params = {"customer": customer.id, "items": [{"plan": plan.id}]}
+        if view_id:
+            params["metadata"] = {"humblytics_view_id": view_id}
+        return self.client.v1.subscriptions.create(params=params)
+
+    def renew(self, customer, subscription):
+        """localstripe has no clock: a second paid invoice of the same subscription stands in for a renewal."""
+        draft = self.client.v1.invoices.create(params={"customer": customer.id, "subscription": subscription.id})
+        return self.client.v1.invoices.pay(draft.id)
+
+    def refund(self, intent, amount=None):
+        params = {"charge": intent.latest_charge.id}
+        if amount:
+            params["amount"] = amount
+        return self.client.v1.refunds.create(params=params)

@@ -32,7 +32,7 @@ from django.utils import timezone
 from accounts.models import User
 from revenue import selectors, services
 from revenue.models import Payment
-from revenue.stripe.client import API_VERSION
+from revenue.stripe.client import EmulatorWriter as DemoStripe
 from sites import services as site_services
 from sites.management.commands.demo_setup import DEMO_DOMAIN, DEMO_EMAIL, DEMO_PASSWORD
 from sites.models import Site
@@ -157,61 +157,6 @@ def traffic_generate(site, *, now, rng, visits=VISITS, buyers=9):
             at += timedelta(seconds=rng.randint(15, 240))
     events_store(records)
     return checkouts, len(records)
-
-
-class DemoStripe:
-    """Writes the demo's Stripe objects through the SDK: what a merchant's checkout would create."""
-
-    def __init__(self, url, key=STRIPE_KEY):
-        import stripe  # only the demo and bench write to Stripe (the emulator); the app reads via its client
-
-        self.client = stripe.StripeClient(
-            key, base_addresses={"api": url}, stripe_version=API_VERSION, max_network_retries=0
-        )
-        self._plan = None
-
-    def customer(self, email, view_id=None):
-        v1 = self.client.v1
-        params = {"email": email}
-        if view_id:
-            params["metadata"] = {"humblytics_view_id": view_id}
-        customer = v1.customers.create(params=params)
-        card = v1.payment_methods.attach("pm_card_visa", params={"customer": customer.id})
-        v1.customers.update(customer.id, params={"invoice_settings": {"default_payment_method": card.id}})
-        return customer
-
-    def pay(self, amount, currency, view_id=None, **params):
-        if view_id:
-            params["metadata"] = {"humblytics_view_id": view_id}
-        return self.client.v1.payment_intents.create(
-            params={"amount": amount, "currency": currency.lower(), "payment_method": "pm_card_visa", "confirm": True,
-                    **params}
-        )  # fmt: skip
-
-    def plan(self, amount, currency):
-        if self._plan is None:
-            product = self.client.v1.products.create(params={"name": "Humblytics Pro"})
-            self._plan = self.client.v1.plans.create(
-                params={"amount": amount, "currency": currency.lower(), "interval": "month", "product": product.id}
-            )
-        return self._plan
-
-    def subscribe(self, customer, plan, view_id=None):
-        params = {"customer": customer.id, "items": [{"plan": plan.id}]}
-        if view_id:
-            params["metadata"] = {"humblytics_view_id": view_id}
-        return self.client.v1.subscriptions.create(params=params)
-
-    def renew(self, customer, subscription):
-        """localstripe has no clock: a second paid invoice of the same subscription stands in for a renewal."""
-        draft = self.client.v1.invoices.create(params={"customer": customer.id, "subscription": subscription.id})
-        return self.client.v1.invoices.pay(draft.id)
-
-    def refund(self, intent, amount=None):
-        params = {"charge": intent.latest_charge.id}
-        if amount:
-            params["amount"] = amount
-        return self.client.v1.refunds.create(params=params)
 
 
 def stripe_objects_create(stripe_writer, checkouts, currency, rng):

@@ -100,12 +100,14 @@ class StripeAPI:
 
     def _call(self, method, params=None):
         delay = 1.0
-        for _attempt in range(RATE_LIMIT_RETRIES):
+        for attempt in range(RATE_LIMIT_RETRIES):
             self._throttle()
             self.calls += 1
             try:
                 return method(params=params or {}).to_dict()
             except stripe.RateLimitError:
+                if attempt == RATE_LIMIT_RETRIES - 1:
+                    break  # no point sleeping before giving up
                 self._sleep(delay)
                 delay = min(delay * 2, 30.0)
             except stripe.AuthenticationError:

@@ -292,7 +292,9 @@ def test_the_metrics_and_cards_are_registered(site, charlies_site):
     money_cards = ["revenue", "net_revenue", "refunds", "payments", "paying_visitors", "conversion_rate"]
     assert set(money_cards) <= set(formatting.CARDS)
     # Only sites with Stripe data show them.
-    Payment.objects.create(site=site, stripe_id="pi_1", created_at=timezone.now(), currency="USD", amount=100, reporting_currency="USD")
+    Payment.objects.create(
+        site=site, stripe_id="pi_1", created_at=timezone.now(), currency="USD", amount=100, reporting_currency="USD"
+    )
     assert set(money_cards) <= set(formatting.cards_for(site, formatting.CARDS))
     assert not set(money_cards) & set(formatting.cards_for(charlies_site, formatting.CARDS))
     assert formatting.extra_columns_for(charlies_site) == []

@@ -82,8 +82,11 @@ class Report:
         cards = []
         for index, name in enumerate(names):
             label = GOAL_LABELS[name] if self.state.goal else METRICS[name].label
-            value = format_value(name, current[index], self.site.currency)
-            card = {"name": name, "label": label, "value": value, "raw": current[index]}
+            money = METRICS[name].kind == "money"
+            card = {
+                "name": name, "label": label, "value": format_value(name, current[index]), "raw": current[index],
+                "unit": self.site.currency if money else "",
+            }  # fmt: skip
             if previous is not None:
                 card["delta"] = delta(name, current[index], previous[index])
             cards.append(card)

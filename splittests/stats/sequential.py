@@ -32,8 +32,8 @@ from splittests.stats.core import (
     check_real,
 )
 
-# GrowthBook's default tuning: the interval is tightest at 5,000 visitors in the two variants together. Pass the
-# planned total (from the sample-size calculator) when there is one.
+# GrowthBook's default tuning: the interval is tightest at 5,000 visitors in the two variants together. When there is a
+# plan, pass the visitors the two compared variants will have: 2 × SampleSizePlan.visitors_per_variant.
 DEFAULT_EXPECTED_VISITORS = 5_000
 
 

@@ -6,8 +6,10 @@ visitors, …) raise ``ValueError`` with a message naming the offending value.
 """
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from numbers import Real
+from decimal import Decimal
+from numbers import Integral, Real
 
 DEFAULT_ALPHA = 0.05
 
@@ -42,15 +44,16 @@ class Estimate:
 
 
 def check_count(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, Integral):  # Integral: NumPy integers too
         raise ValueError(f"{name} must be a whole number, got {value!r}")
     if value < 0:
         raise ValueError(f"{name} must not be negative, got {value}")
-    return value
+    return int(value)
 
 
 def check_real(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+    # Decimal is not a numbers.Real, but SUM() over a money column in PostgreSQL comes back as one.
+    if isinstance(value, bool) or not isinstance(value, Real | Decimal) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return float(value)
 
@@ -73,8 +76,9 @@ class Conversions:
     conversions: int
 
     def __post_init__(self):
-        check_count(self.visitors, "visitors")
-        check_count(self.conversions, "conversions")
+        # Normalised to plain ints, so results compare and serialise the same whatever the caller passed.
+        object.__setattr__(self, "visitors", check_count(self.visitors, "visitors"))
+        object.__setattr__(self, "conversions", check_count(self.conversions, "conversions"))
         if self.conversions > self.visitors:
             raise ValueError(f"conversions ({self.conversions}) cannot exceed visitors ({self.visitors})")
 
@@ -96,9 +100,11 @@ class MeanSample:
     total_squares: float
 
     def __post_init__(self):
-        check_count(self.visitors, "visitors")
+        object.__setattr__(self, "visitors", check_count(self.visitors, "visitors"))
         total = check_real(self.total, "total")
         squares = check_real(self.total_squares, "total_squares")
+        object.__setattr__(self, "total", total)
+        object.__setattr__(self, "total_squares", squares)
         if squares < 0:
             raise ValueError(f"total_squares must not be negative, got {squares}")
         if self.visitors == 0 and (total != 0 or squares != 0):
@@ -139,3 +145,12 @@ def check_mean_sample(sample, name: str) -> MeanSample:
             f"{name} must be MeanSample(visitors=..., total=..., total_squares=...), got {type(sample).__name__}"
         )
     return sample
+
+
+def named_samples(samples, what: str) -> list[tuple[str, object]]:
+    """``{"B": sample, ...}`` or ``[("B", sample), ...]`` as a list of (name, sample) pairs."""
+    pairs = list(samples.items()) if isinstance(samples, Mapping) else list(samples)
+    for pair in pairs:
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)):
+            raise ValueError(f"{what} must be a mapping of names to samples or (name, sample) pairs, got {pair!r}")
+    return pairs

@@ -75,6 +75,8 @@ def log_ratio_of_means(control: MeanSample, treatment: MeanSample) -> tuple[floa
 
 def relative_uplift_of_means(control: MeanSample, treatment: MeanSample, *, alpha: float = DEFAULT_ALPHA) -> Estimate:
     """mean_t / mean_c − 1, interval from the delta method on log(mean_t / mean_c) with the normal quantile."""
+    check_mean_sample(control, "control")
+    check_mean_sample(treatment, "treatment")
     alpha = check_alpha(alpha)
     computed = log_ratio_of_means(control, treatment)
     if isinstance(computed, str):

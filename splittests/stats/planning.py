@@ -10,7 +10,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from splittests.stats._special import normal_cdf, normal_quantile
-from splittests.stats.core import DEFAULT_ALPHA, Conversions, check_alpha, check_conversions, check_count, check_real
+from splittests.stats.core import (
+    DEFAULT_ALPHA,
+    Conversions,
+    check_alpha,
+    check_conversions,
+    check_count,
+    check_real,
+    named_samples,
+)
 
 DEFAULT_POWER = 0.8
 MIN_VISITORS = 100
@@ -153,7 +161,7 @@ def can_declare(
 
     Pass the p-values of this treatment vs control after the multiple-comparison correction (``VariantsReport``).
     """
-    pairs = list(variants.items()) if isinstance(variants, Mapping) else list(variants)
+    pairs = named_samples(variants, "variants")
     if len(pairs) < 2:
         raise ValueError("at least two variants (control and a treatment) are needed")
     for name, sample in pairs:

@@ -67,6 +67,8 @@ def uplift_from_log_ratio(log_value: float, half_width: float) -> Estimate:
 
 def relative_uplift(control: Conversions, treatment: Conversions, *, alpha: float = DEFAULT_ALPHA) -> Estimate:
     """rate_t / rate_c − 1 with a delta-method interval on log(rate_t / rate_c), mapped back (never below −100 %)."""
+    check_conversions(control, "control")
+    check_conversions(treatment, "treatment")
     alpha = check_alpha(alpha)
     if control.visitors == 0 or treatment.visitors == 0:
         return Estimate.undefined(f"no visitors in {'control' if control.visitors == 0 else 'treatment'}")

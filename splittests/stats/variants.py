@@ -9,7 +9,7 @@ p-value is a valid p-value at any stopping time, so the correction keeps its gua
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from splittests.stats.core import DEFAULT_ALPHA, Conversions, Estimate, MeanSample, check_alpha
+from splittests.stats.core import DEFAULT_ALPHA, Conversions, Estimate, MeanSample, check_alpha, named_samples
 from splittests.stats.means import MeanComparison, compare_means
 from splittests.stats.proportions import ProportionComparison, compare_proportions
 from splittests.stats.sequential import (
@@ -114,7 +114,7 @@ def compare_variants(
     alpha = check_alpha(alpha)
     if correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {', '.join(CORRECTIONS)}, got {correction!r}")
-    pairs = list(treatments.items()) if isinstance(treatments, Mapping) else list(treatments)
+    pairs = named_samples(treatments, "treatments")
     if not pairs:
         raise ValueError("at least one treatment is needed")
     names = [control_name] + [name for name, _ in pairs]

@@ -2,8 +2,10 @@
 
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import splittests.stats as stats
@@ -87,6 +89,16 @@ def test_a_sample_from_values_equals_sums_aggregated_in_sql():
     assert MeanSample(visitors=0, total=0, total_squares=0).mean is None
 
 
+def test_it_takes_decimal_sums_from_sql_and_numpy_counts_as_plain_numbers():
+    sample = MeanSample(visitors=np.int64(4), total=Decimal("30.00"), total_squares=Decimal("500.00"))
+    assert sample == MeanSample(visitors=4, total=30.0, total_squares=500.0)
+    assert type(sample.visitors) is int and type(sample.total) is float
+    conversions = Conversions(visitors=np.int64(10), conversions=np.int32(3))
+    assert conversions == Conversions(10, 3) and type(conversions.visitors) is int
+    with pytest.raises(ValueError, match="total must be a finite number, got Decimal\\('NaN'\\)"):
+        MeanSample(visitors=2, total=Decimal("NaN"), total_squares=1)
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -113,6 +125,14 @@ def test_a_sample_from_values_equals_sums_aggregated_in_sql():
         (
             lambda: can_declare(variants={"A": Conversions(10, 1)}, sequential_p_value=0.01),
             "at least two variants",
+        ),
+        (
+            lambda: compare_variants(Conversions(10, 1), [Conversions(10, 2)]),
+            "treatments must be a mapping of names to samples or \\(name, sample\\) pairs",
+        ),
+        (
+            lambda: can_declare(variants=[Conversions(10, 1), Conversions(10, 2)], sequential_p_value=0.01),
+            "variants must be a mapping of names to samples",
         ),
     ],
 )

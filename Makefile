@@ -12,12 +12,12 @@ DEV_ENV := DEBUG=true
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
-	$(PIP) install --quiet -r requirements.txt
+$(VENV)/.runtime: requirements.txt constraints.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements.txt -c constraints.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
-	$(PIP) install --quiet -r requirements-dev.txt
+$(VENV)/.dev: requirements.txt requirements-dev.txt constraints.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $(VENV)/.runtime $@
 
 install: $(VENV)/.runtime

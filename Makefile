@@ -66,6 +66,12 @@ chromium:
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	fi
 
+# The dashboard page and Stats-API-style queries against 10 M page views (see bench/README.md). Seeds its own
+# database once (bench/seed.py); BENCH_ARGS="--reseed", "--explain", "--only API" …
+.PHONY: bench-dashboard
+bench-dashboard: install
+	$(PY) bench/dashboard.py $(BENCH_ARGS)
+
 # The product with revenue and no Stripe account (README "Demo"): localstripe on loopback, a demo site with a
 # month of traffic and attributed payments in demo.sqlite3 (rebuilt each run), then the app on 127.0.0.1:8000.
 .PHONY: demo

@@ -15,7 +15,9 @@ Each case runs 3 times (RUNS); the table shows the median and the max, the targe
 ms, filtered ≤ 1 s) and PASS/FAIL, and is written into bench/README.md's Dashboard section.
 `--explain` prints EXPLAIN (ANALYZE, BUFFERS) of the slowest SQL statements seen.
 
-Settings (environment): BENCH_PG (postgres://postgres@127.0.0.1:5432), BENCH_DASH_DB (humblytics_benchdash).
+Settings (environment): BENCH_PG (postgres://postgres@127.0.0.1:5432), BENCH_DASH_DB (humblytics_benchdash),
+BENCH_LIMIT_S (60: the statement timeout), BENCH_SET (PostgreSQL settings for the bench connection, like
+"work_mem=64MB,jit=off", to measure a candidate fix).
 """
 
 import argparse
@@ -38,6 +40,9 @@ DB = os.environ.get("BENCH_DASH_DB", "humblytics_benchdash")
 README = ROOT / "bench" / "README.md"
 RUNS = 3
 TARGET_UNFILTERED_MS, TARGET_FILTERED_MS = 300, 1000
+# Experiments: BENCH_SET="work_mem=64MB,jit=off" changes PostgreSQL settings for the bench connection only.
+SESSION_SETTINGS = [tuple(item.split("=", 1)) for item in os.environ.get("BENCH_SET", "").split(",") if "=" in item]
+LIMIT_S = int(os.environ.get("BENCH_LIMIT_S", "60"))  # statement timeout; a case stops repeating after a run this long
 SECTION = "## Dashboard (`make bench-dashboard`)"
 BEGIN, END = "<!-- bench-dashboard:results -->", "<!-- /bench-dashboard:results -->"
 
@@ -144,7 +149,7 @@ API_QUERIES = [
 class Case:
     def __init__(self, name, kind, filters, call):
         self.name, self.kind, self.filters, self.call = name, kind, filters, call
-        self.times, self.queries, self.statements = [], 0, []
+        self.times, self.queries, self.statements, self.error = [], 0, [], None
 
     @property
     def target(self):
@@ -160,7 +165,13 @@ class Case:
 
     @property
     def passed(self):
-        return self.worst <= self.target
+        return self.error is None and self.worst <= self.target
+
+    @property
+    def verdict(self):
+        if self.error:
+            return f"FAIL (stopped at the {LIMIT_S} s statement timeout)"
+        return "PASS" if self.passed else "FAIL"
 
 
 def dashboard_url_exists():
@@ -247,21 +258,32 @@ def api_cases(site, config):
 
 def measure(cases, runs=RUNS):
     from django.core.cache import cache
-    from django.db import connection
+    from django.db import DatabaseError, connection
     from django.test.utils import CaptureQueriesContext
 
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET statement_timeout = '{LIMIT_S}s'")  # a pathological plan fails its row, not the run
+        for name, value in SESSION_SETTINGS:
+            cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
+            say(f"session setting {name} = {value}")
     for case in cases:
         for _ in range(runs):
             cache.clear()
             with CaptureQueriesContext(connection) as captured:
                 started = time.perf_counter()
-                case.call()
+                try:
+                    case.call()
+                except DatabaseError as error:
+                    case.error = str(error).splitlines()[0]
                 case.times.append((time.perf_counter() - started) * 1000)
             case.queries = len(captured.captured_queries)
             case.statements = sorted(
-                ((float(q["time"]) * 1000, q["sql"]) for q in captured.captured_queries), reverse=True
+                ((float(q["time"] or 0) * 1000, q["sql"]) for q in captured.captured_queries), reverse=True
             )[:3]
-        say(f"{case.name}: median {case.median:.0f} ms, max {case.worst:.0f} ms, {case.queries} queries")
+            if case.error or case.times[-1] > LIMIT_S * 1000:
+                break  # one run that long says enough
+        note = f" ({case.error})" if case.error else ""
+        say(f"{case.name}: median {case.median:.0f} ms, max {case.worst:.0f} ms, {case.queries} queries{note}")
 
 
 def table(cases):
@@ -272,7 +294,7 @@ def table(cases):
     for case in cases:
         lines.append(
             f"| {case.name} | {case.filters} | {case.queries} | {case.median:.0f} | {case.worst:.0f} | "
-            f"{case.target} | {'PASS' if case.passed else 'FAIL'} |"
+            f"{case.target} | {case.verdict} |"
         )
     return "\n".join(lines)
 
@@ -290,8 +312,8 @@ def readme_write(text):
     README.write_text(current, encoding="utf-8")
 
 
-def explain(cases, top=3):
-    from django.db import connection
+def explain(cases, top=4):
+    from django.db import DatabaseError, connection, transaction
 
     statements = sorted({(ms, sql) for case in cases for ms, sql in case.statements}, reverse=True)
     seen = set()
@@ -300,9 +322,14 @@ def explain(cases, top=3):
             continue
         seen.add(sql)
         print(f"\n--- {ms:.0f} ms ---\n{sql}\n")
-        with connection.cursor() as cursor:
-            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
-            print("\n".join(row[0] for row in cursor.fetchall()))
+        for prefix in ("EXPLAIN (ANALYZE, BUFFERS) ", "EXPLAIN "):  # a statement that timed out: its plan only
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(prefix + sql)
+                    print("\n".join(row[0] for row in cursor.fetchall()))
+                break
+            except DatabaseError as error:
+                print(f"({prefix.strip()}: {str(error).splitlines()[0]})")
         if len(seen) >= top:
             break
 
@@ -322,7 +349,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     django_setup()
 
-    from django.test import Client
+    from django.conf import settings
+    from django.test import Client, override_settings
 
     from sites.models import Membership
 
@@ -332,7 +360,12 @@ def main(argv=None):
     owner = Membership.objects.filter(site=site, role="owner").first().user
     client = Client()
     client.force_login(owner)
-    with mock.patch("dashboard.views.now", lambda: now):
+    # Production serves collectstatic's manifest; without one, plain static URLs (the same template work).
+    plain_static = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with mock.patch("dashboard.views.now", lambda: now), override_settings(STORAGES=plain_static):
         if dashboard_url_exists():
             cases = page_cases(site, config, client)
         else:

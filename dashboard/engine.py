@@ -283,6 +283,8 @@ class _Run:
                     )
             return
         if dim == "event:goal":
+            if rollup_reader.goal_families(self, families):  # unfiltered: from the daily goal rollups
+                return
             other_dims = [d for d in self.query.dimensions if d != "event:goal"]
             totals = self.visit_metrics(self.base_visits.annotate(is_bounce_int=_bounce_int()), dims=other_dims)
             goals = self.goals or list(Goal.objects.filter(site=self.site))

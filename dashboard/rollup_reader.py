@@ -1,4 +1,6 @@
-"""Answering unfiltered queries from daily rollups, with the unfilled tail computed from raw rows.
+"""Answering unfiltered queries from daily rollups, the tail (days not complete yet) from the provisional
+snapshot corrected with the raw rows of the visitors active since its cutoff (or from raw rows when
+there is no usable snapshot).
 
 Unique visitors over a run of days = the sum of each day's visitors minus, for each pair of adjacent
 days inside the run, the visitor ids seen on both (the rollups' `carry`). Visitor ids change every
@@ -11,9 +13,10 @@ from datetime import datetime, timedelta
 
 from dashboard.query import TIME_DIMENSIONS, VISIT_DIMENSIONS
 from tracking import rollups
-from tracking.models import DailyRollup, RollupState
+from tracking.models import DailyRollup, Event, PageView, ProvisionalRollup, RollupState, Visit
 
 ROLLUP_METRICS = {"visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration", "events"}
+GOAL_METRICS = {"visitors", "visits", "events", "conversion_rate"}
 
 
 def _dimension_code(run):
@@ -41,12 +44,12 @@ def families(run):
     code = _dimension_code(run)
     if code is None:
         return None
-    state = RollupState.objects.filter(site_id=run.site.pk).first()
-    if state is None or state.timezone != run.site.timezone or state.complete_until is None:
+    state = _state(run)
+    if state is None:
         return None
     date_range = run.query.date_range
     codes = [code, "entry_page"] if code == rollups.PAGE else [code]
-    daily = _daily(run, codes, state.complete_until)
+    daily = _daily(run, codes, state)
     time_dim = run.time_dim
     out = defaultdict(dict)
     for dim in codes:
@@ -79,6 +82,48 @@ def families(run):
     return out
 
 
+def _state(run):
+    state = RollupState.objects.filter(site_id=run.site.pk).first()
+    if state is None or state.timezone != run.site.timezone or state.complete_until is None:
+        return None
+    return state
+
+
+def goal_families(run, families):
+    """Fill `families` for an unfiltered breakdown by goal from the goal rollups; False to fall back to raw rows."""
+    from sites.models import Goal
+
+    query = run.query
+    if list(query.dimensions) != ["event:goal"] or query.filters or not set(query.metrics) <= GOAL_METRICS:
+        return False
+    state = _state(run)
+    if state is None:
+        return False
+    goals = run.goals or list(Goal.objects.filter(site=run.site))
+    if not {g.pk for g in goals} <= set(state.goals_filled):
+        return False  # a goal not backfilled yet: raw rows
+    daily = _daily(run, [rollups.GOAL, rollups.TOTAL], state, goals)
+    sums = {dim: _sum(entries, query.date_range.end) for dim, entries in daily.items()}
+    total = sums[rollups.TOTAL].get("", [0, 0, 0])[0]
+    for goal in goals:
+        visitors, visits, events = sums[rollups.GOAL].get(str(goal.pk), [0, 0, 0])
+        if events:
+            rate = round(100.0 * visitors / total, 2) if total else 0.0
+            families[(goal.name,)].update(visitors=visitors, visits=visits, events=events, conversion_rate=rate)
+    return True
+
+
+def _sum(entries, end):
+    """{value: [visitors, visits, pageviews]} over the whole range (carries between adjacent days taken off)."""
+    out = defaultdict(lambda: [0, 0, 0])
+    for (day, value), stats in entries.items():
+        sums = out[value]
+        sums[0] += stats.visitors - (stats.carry if day + timedelta(days=1) <= end else 0)
+        sums[1] += stats.visits
+        sums[2] += stats.pageviews
+    return out
+
+
 def _key(run, time_dim, day, value, code):
     parts = []
     for dim in run.query.dimensions:
@@ -98,9 +143,10 @@ def _bucket(day, time_dim):
     return moment
 
 
-def _daily(run, codes, complete_until):
+def _daily(run, codes, state, goals=()):
     """{dimension: {(day, value): Stats}} over the query's days, with carries for adjacent days."""
     date_range = run.query.date_range
+    complete_until = state.complete_until
     result = {dim: {} for dim in codes}
     stored_end = min(date_range.end, complete_until)
     if date_range.start <= stored_end:
@@ -112,13 +158,28 @@ def _daily(run, codes, complete_until):
     tail_start = max(date_range.start, complete_until + timedelta(days=1))
     if tail_start > date_range.end:
         return result
-    # The unfilled tail (today, maybe yesterday): the same computation on raw rows, with live carries.
+    usable = (
+        state.provisional_cutoff is not None
+        and state.provisional_from == complete_until + timedelta(days=1)
+        and state.provisional_until >= date_range.end
+        and {g.pk for g in goals} <= set(state.provisional_goals)
+    )
+    if usable:
+        _tail_from_snapshot(run, state, codes, result, tail_start, goals)
+    else:
+        _tail_from_raw(run, codes, result, tail_start, goals)
+    return result
+
+
+def _tail_from_raw(run, codes, result, tail_start, goals):
+    """The unfilled tail (today, maybe yesterday): the same computation on raw rows, with live carries."""
+    date_range = run.query.date_range
     previous_pairs = None
     if tail_start - timedelta(days=1) >= date_range.start:
-        previous_pairs = rollups.day_stats(run.site.pk, run.tz, tail_start - timedelta(days=1), codes)[1]
+        previous_pairs = rollups.day_stats(run.site.pk, run.tz, tail_start - timedelta(days=1), codes, goals)[1]
     day = tail_start
     while day <= date_range.end:
-        stats, pairs = rollups.day_stats(run.site.pk, run.tz, day, codes)
+        stats, pairs = rollups.day_stats(run.site.pk, run.tz, day, codes, goals)
         if previous_pairs is not None:
             for dim, counts in rollups.carries(previous_pairs, pairs).items():
                 for value, count in counts.items():
@@ -130,4 +191,91 @@ def _daily(run, codes, complete_until):
                 result[dim][(day, value)] = entry
         previous_pairs = pairs
         day += timedelta(days=1)
-    return result
+
+
+def _tail_from_snapshot(run, state, codes, result, tail_start, goals):
+    """The snapshot of the tail days, corrected for the visitors active since its cutoff.
+
+    Rows the snapshot left out (visits that had not ended by the cutoff, page views and events after it) all
+    belong to visitors with a visit seen after the cutoff. For those visitors only, their rows of the tail
+    days (and of the day before, for carries) are summed twice: as the snapshot saw them and in full; the
+    difference is added to the snapshot. Every other visitor is counted in the snapshot already.
+    """
+    date_range, site_id, tz, cutoff = run.query.date_range, run.site.pk, run.tz, state.provisional_cutoff
+    rows = ProvisionalRollup.objects.filter(
+        site_id=site_id, dimension__in=codes, day__gte=tail_start, day__lte=date_range.end
+    ).values_list("dimension", "day", "value", "visitors", "visits", "bounces", "duration", "pageviews", "carry_in")
+    carry_in = []
+    for dim, day, value, *numbers, carried in rows.iterator(chunk_size=5000):
+        result[dim][(day, value)] = rollups.Stats(*numbers)
+        if carried:
+            carry_in.append((dim, day - timedelta(days=1), value, carried))
+    for dim, day, value, carried in carry_in:
+        entry = result[dim].get((day, value))
+        if entry is not None:
+            entry.carry = carried
+    first = tail_start - timedelta(days=1)  # the day before, for carries into the tail
+    start, end = rollups.day_bounds(tz, first)[0], rollups.day_bounds(tz, date_range.end)[1]
+    active = set(
+        Visit.objects.filter(
+            site_id=site_id, last_seen_at__gte=cutoff, started_at__gte=start - timedelta(days=1), started_at__lt=end
+        ).values_list("visitor_id", flat=True)
+    )
+    if not active:
+        return
+    fields = [dim for dim in codes if dim not in (rollups.TOTAL, rollups.PAGE, rollups.GOAL)]
+    visits = list(
+        Visit.objects.filter(
+            site_id=site_id, visitor_id__in=active, started_at__gte=start - timedelta(days=1), started_at__lt=end
+        ).values_list("id", "started_at", "last_seen_at", "visitor_id", "is_bounce", "duration", "pageviews", *fields)
+    )
+    ids = [row[0] for row in visits]
+    timed = []  # (model, value column) of the event rows the dimensions need
+    if rollups.PAGE in codes or (rollups.GOAL in codes and any(g.kind == "page" for g in goals)):
+        timed.append((PageView, "pathname"))
+    if rollups.GOAL in codes and any(g.kind != "page" for g in goals):
+        timed.append((Event, "name"))
+    events = {
+        model: list(
+            model.objects.filter(site_id=site_id, visit_id__in=ids, timestamp__gte=start, timestamp__lt=end)
+            .values_list("timestamp", "visitor_id", "visit_id", column)
+        )
+        for model, column in timed
+    }  # fmt: skip
+    matchers = rollups.goal_matchers(goals)
+
+    def sums(day, snapshot):
+        def keep(moment, settled):
+            return moment.astimezone(tz).date() == day and (not snapshot or settled < cutoff)
+
+        day_visits = [row[3:] for row in visits if keep(row[1], row[2])]
+        timed_rows = {m: [row[1:] for row in rows if keep(row[0], row[0])] for m, rows in events.items()}
+        return rollups.aggregate(
+            codes, fields, day_visits, timed_rows.get(PageView, ()), timed_rows.get(Event, ()), matchers
+        )
+
+    full = {first: sums(first, False)} if first >= date_range.start else {}
+    seen = dict(full)
+    day = tail_start
+    while day <= date_range.end:
+        full[day], seen[day] = sums(day, False), sums(day, True)
+        for dim in codes:
+            before = seen[day][0][dim]
+            for value, stats in full[day][0][dim].items():
+                old = before.get(value) or rollups.Stats()
+                entry = result[dim].setdefault((day, value), rollups.Stats())
+                entry.visitors += stats.visitors - old.visitors
+                entry.visits += stats.visits - old.visits
+                entry.bounces += stats.bounces - old.bounces
+                entry.duration += stats.duration - old.duration
+                entry.pageviews += stats.pageviews - old.pageviews
+        previous = day - timedelta(days=1)
+        if previous in full:
+            now_carried = rollups.carries(full[previous][1], full[day][1])
+            then_carried = rollups.carries(seen[previous][1], seen[day][1])
+            for dim in codes:
+                for value, count in now_carried[dim].items():
+                    entry = result[dim].get((previous, value))
+                    if entry is not None:
+                        entry.carry += count - then_carried[dim].get(value, 0)
+        day += timedelta(days=1)

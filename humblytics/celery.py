@@ -19,8 +19,10 @@ app.conf.beat_schedule = {
     # older than 48 hours, so yesterday's hashes can no longer be linked to anything.
     "rotate-salts": {"task": "tracking.rotate_salts", "schedule": 15 * 60},
     # Dashboards read daily rollups for complete days; fill each day soon after it completes
-    # (two hours after the site's midnight). Idempotent, so overlapping runs are harmless.
-    "fill-rollups": {"task": "tracking.fill_rollups", "schedule": 10 * 60},
+    # (two hours after the site's midnight), backfill goals created since, and refresh the provisional
+    # snapshot of today (the dashboard adds only what happened after its cutoff from raw rows, so the
+    # fresher it is, the less raw work a dashboard does). Idempotent, so overlapping runs are harmless.
+    "fill-rollups": {"task": "tracking.fill_rollups", "schedule": 5 * 60},
 }
 
 

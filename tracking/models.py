@@ -173,6 +173,40 @@ class RollupState(models.Model):
     complete_until = models.DateField(null=True, blank=True)
     # STARTED while a day is being refilled: a crashed fill is redone on the next run.
     filling = models.DateField(null=True, blank=True)
+    # Goals (ids) whose "goal" rows exist for every complete day; a goal not listed is read raw until backfilled.
+    goals_filled = models.JSONField(default=list, blank=True)
+    # The provisional snapshot (ProvisionalRollup) of the days after complete_until: it covers the visits that
+    # ended before `provisional_cutoff` (they can no longer change) and the page views and events before it.
+    provisional_from = models.DateField(null=True, blank=True)
+    provisional_until = models.DateField(null=True, blank=True)
+    provisional_cutoff = models.DateTimeField(null=True, blank=True)
+    provisional_goals = models.JSONField(default=list, blank=True)  # the goal ids the snapshot counted
 
     def __str__(self):
         return f"rollups of {self.site_id} complete until {self.complete_until}"
+
+
+class ProvisionalRollup(models.Model):
+    """A not yet complete day (today, maybe yesterday) summed like DailyRollup, up to RollupState.provisional_cutoff.
+
+    Refreshed every few minutes; the dashboard adds what happened after the cutoff from raw rows. `carry_in`
+    counts the visitor ids seen with this value on this day AND the day before (the complete day's carry into
+    the tail is unknown to DailyRollup until this day completes).
+    """
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    dimension = models.CharField(max_length=20)
+    value = models.CharField(max_length=2000, blank=True)
+    visitors = models.PositiveIntegerField(default=0)
+    visits = models.PositiveIntegerField(default=0)
+    bounces = models.PositiveIntegerField(default=0)
+    duration = models.PositiveBigIntegerField(default=0)
+    pageviews = models.PositiveIntegerField(default=0)
+    carry_in = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "dimension", "day"], name="provisional_site_dim_day")]
+
+    def __str__(self):
+        return f"{self.site_id} {self.day} {self.dimension}={self.value} (provisional)"

@@ -2,11 +2,18 @@
 
 Filled idempotently (zulip-style): a day is deleted and recomputed inside one transaction, and
 RollupState.complete_until moves only after it committed, so a crashed fill redoes that day. A day is
-complete two hours after its midnight (visits started before midnight may still be going on). The
-dashboard reads rollups for complete days and computes the unfilled tail from raw rows with the same
-functions (`day_stats`), so both paths count exactly alike.
+complete two hours after its midnight (visits started before midnight may still be going on). The days
+after it (today, maybe yesterday) get a provisional snapshot, refreshed every few minutes: it holds the
+visits that ended before a cutoff (settled: they can no longer change) and the page views and events
+before it; the dashboard adds the rest from raw rows (`dashboard.rollup_reader`), with the same
+functions (`aggregate`), so every path counts exactly alike.
+
+Goals are one more dimension, "goal", valued by the goal's id: converted visitors, visits and
+conversions (page views or events matching the goal, in the `pageviews` column). A goal created later
+is backfilled over every complete day (`goals_backfill`); until then the dashboard reads it raw.
 """
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -16,17 +23,20 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone as dj_timezone
 
-from tracking.models import DailyRollup, PageView, RollupState, Visit
+from tracking.models import DailyRollup, Event, PageView, ProvisionalRollup, RollupState, Visit
 
 TOTAL = ""
 PAGE = "page"
+GOAL = "goal"
 VISIT_FIELDS = (
     "source", "channel", "referrer", "referrer_host", "utm_source", "utm_medium", "utm_campaign", "utm_content",
     "utm_term", "entry_page", "exit_page", "hostname", "country", "region", "city", "browser", "browser_version",
     "os", "os_version", "device", "screen_class",
 )  # fmt: skip
-DIMENSIONS = (TOTAL, *VISIT_FIELDS, PAGE)
+DIMENSIONS = (TOTAL, *VISIT_FIELDS, PAGE, GOAL)
 COMPLETE_AFTER = timedelta(hours=2)
+# A visit idle for 30 minutes is over (tracking.services.VISIT_IDLE); the margin covers the ingest buffer.
+SETTLED_AFTER = timedelta(minutes=40)
 
 
 @dataclass
@@ -43,47 +53,98 @@ def day_bounds(tz, day):
     return datetime.combine(day, time.min, tzinfo=tz), datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
 
 
-def day_stats(site_id, tz, day, dimensions):
-    """{dimension: {value: Stats}} for one day, and {dimension: set((visitor_id, value))} for carries."""
+def goal_matchers(goals):
+    """(page goals [(id, match(path) -> bool)], event goals {name: [ids]}) for aggregate()."""
+    from dashboard.filters import wildcard_regex  # the engine's own reading of a goal path
+
+    pages, events = [], defaultdict(list)
+    for goal in goals:
+        if goal.kind == "page":
+            if "*" in goal.page_path:
+                pattern = re.compile(wildcard_regex(goal.page_path))
+                pages.append((str(goal.pk), lambda path, p=pattern: p.search(path) is not None))
+            else:
+                pages.append((str(goal.pk), lambda path, p=goal.page_path: path == p))
+        else:
+            events[goal.event_name].append(str(goal.pk))
+    return pages, events
+
+
+def visit_rows(site_id, start, end, fields, before=None):
+    """(visitor_id, is_bounce, duration, pageviews, *fields) of the visits that started in [start, end)."""
+    rows = Visit.objects.filter(site_id=site_id, started_at__gte=start, started_at__lt=end)
+    if before is not None:
+        rows = rows.filter(last_seen_at__lt=before)
+    return rows.values_list("visitor_id", "is_bounce", "duration", "pageviews", *fields).iterator(chunk_size=5000)
+
+
+def _timed_rows(model, column, site_id, start, end, before=None):
+    rows = model.objects.filter(site_id=site_id, timestamp__gte=start, timestamp__lt=end)
+    if before is not None:
+        rows = rows.filter(timestamp__lt=before)
+    return rows.values_list("visitor_id", "visit_id", column).iterator(chunk_size=5000)
+
+
+def day_stats(site_id, tz, day, dimensions, goals=(), before=None):
+    """{dimension: {value: Stats}} for one day, and {dimension: set((visitor_id, value))} for carries.
+
+    With `before`, only the visits that ended before it and the page views and events before it.
+    """
     start, end = day_bounds(tz, day)
+    fields = [dim for dim in dimensions if dim not in (TOTAL, PAGE, GOAL)]
+    visits = visit_rows(site_id, start, end, fields, before) if set(dimensions) - {PAGE, GOAL} else ()
+    wants_pages = PAGE in dimensions or (GOAL in dimensions and any(g.kind == "page" for g in goals))
+    pageviews = _timed_rows(PageView, "pathname", site_id, start, end, before) if wants_pages else ()
+    wants_events = GOAL in dimensions and any(g.kind != "page" for g in goals)
+    events = _timed_rows(Event, "name", site_id, start, end, before) if wants_events else ()
+    return aggregate(dimensions, fields, visits, pageviews, events, goal_matchers(goals))
+
+
+def aggregate(dimensions, fields, visits, pageviews, events, matchers=((), {})):
+    """Sum rows of one day: visits (visitor, bounce, duration, pageviews, *fields), page views and events
+    (visitor, visit, pathname/name). Returns ({dimension: {value: Stats}}, {dimension: set((visitor, value))})."""
     stats = {dim: defaultdict(Stats) for dim in dimensions}
     pairs = {dim: set() for dim in dimensions}
-    visit_dims = [dim for dim in dimensions if dim != PAGE]
-    if visit_dims:
-        fields = [dim for dim in visit_dims if dim != TOTAL]
-        rows = Visit.objects.filter(site_id=site_id, started_at__gte=start, started_at__lt=end).values_list(
-            "visitor_id", "is_bounce", "duration", "pageviews", *fields
-        )
-        seen = {dim: defaultdict(set) for dim in visit_dims}
-        for row in rows.iterator(chunk_size=5000):
-            visitor, bounce, duration, pageviews = row[:4]
-            values = dict(zip(fields, row[4:], strict=True))
-            values[TOTAL] = ""
-            for dim in visit_dims:
-                value = values[dim] or ""
-                entry = stats[dim][value]
-                entry.visits += 1
-                entry.bounces += bounce
-                entry.duration += duration
-                entry.pageviews += pageviews
-                seen[dim][value].add(visitor)
+    visit_dims = [dim for dim in dimensions if dim not in (PAGE, GOAL)]
+    seen = {dim: defaultdict(set) for dim in dimensions}
+    visit_sets = {dim: defaultdict(set) for dim in (PAGE, GOAL)}
+    for row in visits:
+        visitor, bounce, duration, pageviews_ = row[:4]
+        values = dict(zip(fields, row[4:], strict=True))
+        values[TOTAL] = ""
         for dim in visit_dims:
-            for value, visitors in seen[dim].items():
-                stats[dim][value].visitors = len(visitors)
-                pairs[dim].update((visitor, value) for visitor in visitors)
-    if PAGE in dimensions:
-        rows = PageView.objects.filter(site_id=site_id, timestamp__gte=start, timestamp__lt=end).values_list(
-            "visitor_id", "visit_id", "pathname"
-        )
-        visitors, visits = defaultdict(set), defaultdict(set)
-        for visitor, visit, path in rows.iterator(chunk_size=5000):
+            value = values[dim] or ""
+            entry = stats[dim][value]
+            entry.visits += 1
+            entry.bounces += bounce
+            entry.duration += duration
+            entry.pageviews += pageviews_
+            seen[dim][value].add(visitor)
+    page_goals, event_goals = matchers
+    want_page, want_goal = PAGE in dimensions, GOAL in dimensions
+    for visitor, visit, path in pageviews:
+        if want_page:
             stats[PAGE][path].pageviews += 1
-            visitors[path].add(visitor)
-            visits[path].add(visit)
-        for path, ids in visitors.items():
-            stats[PAGE][path].visitors = len(ids)
-            stats[PAGE][path].visits = len(visits[path])
-            pairs[PAGE].update((visitor, path) for visitor in ids)
+            seen[PAGE][path].add(visitor)
+            visit_sets[PAGE][path].add(visit)
+        if want_goal:
+            for goal_id, match in page_goals:
+                if match(path):
+                    stats[GOAL][goal_id].pageviews += 1
+                    seen[GOAL][goal_id].add(visitor)
+                    visit_sets[GOAL][goal_id].add(visit)
+    for visitor, visit, name in events:
+        for goal_id in event_goals.get(name, ()) if want_goal else ():
+            stats[GOAL][goal_id].pageviews += 1
+            seen[GOAL][goal_id].add(visitor)
+            visit_sets[GOAL][goal_id].add(visit)
+    for dim in dimensions:
+        for value, visitors in seen[dim].items():
+            stats[dim][value].visitors = len(visitors)
+            pairs[dim].update((visitor, value) for visitor in visitors)
+        if dim in visit_sets:
+            for value, ids in visit_sets[dim].items():
+                stats[dim][value].visits = len(ids)
     return stats, pairs
 
 
@@ -104,33 +165,49 @@ def last_complete_day(site_timezone, now=None):
     return local.date() - timedelta(days=1)
 
 
+def _site_goals(site):
+    from sites.models import Goal
+
+    return list(Goal.objects.filter(site=site).order_by("pk"))
+
+
 def rollups_fill(site, *, now=None, max_days=None):
-    """Fill every complete day not filled yet. Returns the number of days filled."""
+    """Fill every complete day not filled yet, backfill new goals, refresh the provisional tail.
+
+    Returns the number of complete days filled.
+    """
     state, _ = RollupState.objects.get_or_create(site=site, defaults={"timezone": site.timezone})
     if state.timezone != site.timezone:  # days are cut differently now: start over
-        DailyRollup.objects.filter(site=site).delete()
-        state.timezone, state.complete_until, state.filling = site.timezone, None, None
-        state.save()
+        rollups_reset(site)
+        state = RollupState.objects.create(site=site, timezone=site.timezone)
     tz = ZoneInfo(site.timezone)
     last = last_complete_day(site.timezone, now)
     if state.complete_until is not None:
         first = state.complete_until + timedelta(days=1)
     else:
-        earliest = Visit.objects.filter(site=site).aggregate(first=Min("started_at"))["first"]
-        if earliest is None:
+        first = _first_day(site, tz)
+        if first is None:
             return 0
-        first = earliest.astimezone(tz).date()
+    goals = _site_goals(site)
     filled, previous_pairs = 0, None
     day = first
     while day <= last and (max_days is None or filled < max_days):
-        previous_pairs = _fill_day(site, tz, day, state, previous_pairs)
+        previous_pairs = _fill_day(site, tz, day, state, previous_pairs, goals)
         filled += 1
         day += timedelta(days=1)
+    if max_days is None:
+        goals_backfill(site)
+        provisional_refresh(site, now=now)
     return filled
 
 
-def _fill_day(site, tz, day, state, previous_pairs):
-    stats, pairs = day_stats(site.pk, tz, day, DIMENSIONS)
+def _first_day(site, tz):
+    earliest = Visit.objects.filter(site=site).aggregate(first=Min("started_at"))["first"]
+    return None if earliest is None else earliest.astimezone(tz).date()
+
+
+def _fill_day(site, tz, day, state, previous_pairs, goals):
+    stats, pairs = day_stats(site.pk, tz, day, DIMENSIONS, goals)
     with transaction.atomic():
         # One filler per site at a time; a second one that raced us finds the day done and stops.
         locked = RollupState.objects.select_for_update().get(pk=state.pk)
@@ -138,37 +215,116 @@ def _fill_day(site, tz, day, state, previous_pairs):
             return pairs
         RollupState.objects.filter(pk=state.pk).update(filling=day)
         DailyRollup.objects.filter(site=site, day=day).delete()
-        DailyRollup.objects.bulk_create(
-            [
-                DailyRollup(
-                    site=site, day=day, dimension=dim, value=value[:2000], visitors=s.visitors, visits=s.visits,
-                    bounces=s.bounces, duration=s.duration, pageviews=s.pageviews,
-                )
-                for dim, values in stats.items()
-                for value, s in values.items()
-            ],
-            batch_size=2000,
-        )  # fmt: skip
+        _store_day(site, day, stats)
         # Now that this day exists, the day before knows how many of its visitors came back today.
         yesterday = day - timedelta(days=1)
         if previous_pairs is None and state.complete_until == yesterday:
-            previous_pairs = day_stats(site.pk, tz, yesterday, DIMENSIONS)[1]
+            previous_pairs = day_stats(site.pk, tz, yesterday, DIMENSIONS, goals)[1]
         if previous_pairs is not None:
-            rows = {(r.dimension, r.value): r for r in DailyRollup.objects.filter(site=site, day=yesterday)}
-            changed = []
-            for dim, counts in carries(previous_pairs, pairs).items():
-                for value, count in counts.items():
-                    row = rows.get((dim, value[:2000]))
-                    if row is not None and row.carry != count:
-                        row.carry = count
-                        changed.append(row)
-            DailyRollup.objects.bulk_update(changed, ["carry"], batch_size=2000)
+            _store_carries(site, yesterday, previous_pairs, pairs)
         state.complete_until, state.filling = day, None
         RollupState.objects.filter(pk=state.pk).update(complete_until=day, filling=None)
     return pairs
 
 
+def _store_day(site, day, stats):
+    DailyRollup.objects.bulk_create(
+        [
+            DailyRollup(
+                site=site, day=day, dimension=dim, value=value[:2000], visitors=s.visitors, visits=s.visits,
+                bounces=s.bounces, duration=s.duration, pageviews=s.pageviews,
+            )
+            for dim, values in stats.items()
+            for value, s in values.items()
+        ],
+        batch_size=2000,
+    )  # fmt: skip
+
+
+def _store_carries(site, day, pairs, next_pairs):
+    dims = list(pairs)
+    rows = {(r.dimension, r.value): r for r in DailyRollup.objects.filter(site=site, day=day, dimension__in=dims)}
+    changed = []
+    for dim, counts in carries(pairs, next_pairs).items():
+        for value, count in counts.items():
+            row = rows.get((dim, value[:2000]))
+            if row is not None and row.carry != count:
+                row.carry = count
+                changed.append(row)
+    DailyRollup.objects.bulk_update(changed, ["carry"], batch_size=2000)
+
+
+def goals_backfill(site, goals=None):
+    """Fill the "goal" rows of goals not filled yet (created after the days they count) over every complete day.
+
+    Idempotent: each day's rows of these goals are replaced; the goals count as filled only once all days are.
+    """
+    state = RollupState.objects.filter(site=site).first()
+    if state is None or state.complete_until is None:
+        return 0
+    goals = [g for g in (goals if goals is not None else _site_goals(site)) if g.pk not in state.goals_filled]
+    if not goals:
+        return 0
+    tz, ids = ZoneInfo(site.timezone), [str(g.pk) for g in goals]
+    day, last, previous, done = _first_day(site, tz), state.complete_until, None, 0
+    while day is not None and day <= last:
+        stats, pairs = day_stats(site.pk, tz, day, (GOAL,), goals)
+        with transaction.atomic():
+            DailyRollup.objects.filter(site=site, day=day, dimension=GOAL, value__in=ids).delete()
+            _store_day(site, day, stats)
+            if previous is not None:
+                _store_carries(site, day - timedelta(days=1), previous, pairs)
+        previous, done, day = pairs, done + 1, day + timedelta(days=1)
+    with transaction.atomic():
+        locked = RollupState.objects.select_for_update().get(pk=state.pk)
+        if locked.timezone == site.timezone and locked.complete_until is not None:
+            # Days completed meanwhile were filled with every goal of their time, these included.
+            locked.goals_filled = sorted({*locked.goals_filled, *(g.pk for g in goals)})
+            RollupState.objects.filter(pk=state.pk).update(goals_filled=locked.goals_filled)
+    return done
+
+
+def provisional_refresh(site, *, now=None):
+    """Snapshot the days after the last complete one, up to a cutoff where visits have settled.
+
+    Returns the number of days in the snapshot.
+    """
+    now = now or dj_timezone.now()
+    state = RollupState.objects.filter(site=site).first()
+    if state is None or state.complete_until is None or state.timezone != site.timezone:
+        return 0
+    tz, goals = ZoneInfo(site.timezone), _site_goals(site)
+    first, last = state.complete_until + timedelta(days=1), now.astimezone(tz).date()
+    cutoff = now - SETTLED_AFTER
+    previous = day_stats(site.pk, tz, state.complete_until, DIMENSIONS, goals)[1]
+    rows, day = [], first
+    while day <= last:
+        stats, pairs = day_stats(site.pk, tz, day, DIMENSIONS, goals, before=cutoff)
+        carried = carries(previous, pairs)
+        rows += [
+            ProvisionalRollup(
+                site=site, day=day, dimension=dim, value=value[:2000], visitors=s.visitors, visits=s.visits,
+                bounces=s.bounces, duration=s.duration, pageviews=s.pageviews, carry_in=carried[dim].get(value, 0),
+            )
+            for dim, values in stats.items()
+            for value, s in values.items()
+        ]  # fmt: skip
+        previous, day = pairs, day + timedelta(days=1)
+    with transaction.atomic():
+        locked = RollupState.objects.select_for_update().get(pk=state.pk)
+        if locked.complete_until != state.complete_until or locked.timezone != site.timezone:
+            return 0  # a fill moved on meanwhile: the next refresh starts from there
+        ProvisionalRollup.objects.filter(site=site).delete()
+        ProvisionalRollup.objects.bulk_create(rows, batch_size=2000)
+        RollupState.objects.filter(pk=state.pk).update(
+            provisional_from=first, provisional_until=last, provisional_cutoff=cutoff,
+            provisional_goals=[g.pk for g in goals],
+        )  # fmt: skip
+    return (last - first).days + 1
+
+
 def rollups_reset(site):
     """Forget a site's rollups (its timezone changed, or data was imported into the past)."""
     DailyRollup.objects.filter(site=site).delete()
+    ProvisionalRollup.objects.filter(site=site).delete()
     RollupState.objects.filter(site=site).delete()

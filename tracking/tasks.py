@@ -11,7 +11,7 @@ def rotate_salts():
 
 @shared_task(name="tracking.fill_rollups")
 def fill_rollups():
-    """Fill the daily rollups of every site that has data, up to its last complete day."""
+    """Fill the daily rollups of every site that has data, backfill new goals, refresh the provisional tail."""
     from sites.models import Site
     from tracking.rollups import rollups_fill
 

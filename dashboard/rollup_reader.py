@@ -11,6 +11,8 @@ exact, the same number a COUNT(DISTINCT) over the raw rows gives.
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from django.db.models import Sum
+
 from dashboard.query import TIME_DIMENSIONS, VISIT_DIMENSIONS
 from tracking import rollups
 from tracking.models import DailyRollup, Event, PageView, ProvisionalRollup, RollupState, Visit
@@ -149,9 +151,24 @@ def _daily(run, codes, state, goals=()):
     complete_until = state.complete_until
     result = {dim: {} for dim in codes}
     stored_end = min(date_range.end, complete_until)
-    if date_range.start <= stored_end:
+    first_single = date_range.start
+    if run.time_dim is None and date_range.start < stored_end:
+        # No time buckets: the days before the last stored one are summed in SQL, carries included (their
+        # next day is in the range), under the first day; the last one stays apart (the tail carries into it).
+        summed = (
+            DailyRollup.objects.filter(
+                site_id=run.site.pk, dimension__in=codes, day__gte=date_range.start, day__lt=stored_end
+            )
+            .values_list("dimension", "value")
+            .annotate(Sum("visitors"), Sum("visits"), Sum("bounces"), Sum("duration"), Sum("pageviews"), Sum("carry"))
+            .order_by()
+        )
+        for dim, value, *numbers in summed.iterator(chunk_size=5000):
+            result[dim][(date_range.start, value)] = rollups.Stats(*numbers)
+        first_single = stored_end
+    if first_single <= stored_end:
         rows = DailyRollup.objects.filter(
-            site_id=run.site.pk, dimension__in=codes, day__gte=date_range.start, day__lte=stored_end
+            site_id=run.site.pk, dimension__in=codes, day__gte=first_single, day__lte=stored_end
         ).values_list("dimension", "day", "value", "visitors", "visits", "bounces", "duration", "pageviews", "carry")
         for dim, day, value, *numbers in rows.iterator(chunk_size=5000):
             result[dim][(day, value)] = rollups.Stats(*numbers)

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.localstripe
 @pytest.fixture
 def demo(localstripe_server, localstripe_clean, settings, db):
     settings.STRIPE_MAX_REQUESTS_PER_SECOND = 50
+    settings.DEBUG = True  # the demo refuses to run otherwise
 
     def run():
         localstripe_server.reset()  # `make demo` starts a fresh localstripe every time
@@ -102,7 +103,15 @@ def test_the_demo_dashboard_is_the_demo_logins_and_an_outsider_gets_a_404(demo, 
     assert login(charlie).get(f"/sites/{DEMO_DOMAIN}/settings/revenue/").status_code == 404
 
 
-def test_it_refuses_a_busy_port_before_touching_anything(db):
+def test_it_refuses_to_run_without_debug(db, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="only with DEBUG on"):
+        call_command("demo_revenue", serve=False, stdout=StringIO())
+    assert not Site.objects.filter(domain=DEMO_DOMAIN).exists()
+
+
+def test_it_refuses_a_busy_port_before_touching_anything(db, settings):
+    settings.DEBUG = True
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

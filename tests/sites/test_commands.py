@@ -142,7 +142,15 @@ def test_apikey_create_refuses_bad_input(site, args, message):
 # --- demo_setup -----------------------------------------------------------------------------
 
 
-def test_demo_setup_creates_a_demo_login_and_site_on_an_empty_database(db):
+def test_demo_setup_refuses_to_run_without_debug(db, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="only with DEBUG on"):
+        run("demo_setup")
+    assert not User.objects.exists()
+
+
+def test_demo_setup_creates_a_demo_login_and_site_on_an_empty_database(db, settings):
+    settings.DEBUG = True
     output = run("demo_setup")
     demo = User.objects.get()
     assert (demo.email, demo.is_staff, demo.is_superuser) == ("demo@humblytics.local", True, True)
@@ -158,7 +166,8 @@ def test_demo_setup_creates_a_demo_login_and_site_on_an_empty_database(db):
     )
 
 
-def test_demo_setup_run_twice_creates_nothing_more(db):
+def test_demo_setup_run_twice_creates_nothing_more(db, settings):
+    settings.DEBUG = True
     run("demo_setup")
     output = run("demo_setup")
     assert output == "Humblytics runs at http://127.0.0.1:8000 — log in as demo@humblytics.local.\n"
@@ -166,7 +175,8 @@ def test_demo_setup_run_twice_creates_nothing_more(db):
     assert Site.objects.count() == 1
 
 
-def test_demo_setup_leaves_existing_data_alone(site):
+def test_demo_setup_leaves_existing_data_alone(site, settings):
+    settings.DEBUG = True
     users_before = set(User.objects.values_list("email", flat=True))
     output = run("demo_setup")
     assert (
@@ -176,7 +186,8 @@ def test_demo_setup_leaves_existing_data_alone(site):
     assert list(Site.objects.values_list("domain", flat=True)) == ["example.com"]
 
 
-def test_demo_setup_leaves_a_lone_account_alone(alice):
+def test_demo_setup_leaves_a_lone_account_alone(alice, settings):
+    settings.DEBUG = True
     run("demo_setup")
     assert not Site.objects.exists()
     assert list(User.objects.values_list("email", flat=True)) == ["alice@example.org"]

@@ -239,6 +239,8 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7, help="random seed of the generated traffic")
 
     def handle(self, *args, stripe_url=None, serve=True, port=8000, seed=7, **options):
+        if not settings.DEBUG:
+            raise CommandError("The demo rebuilds a site and a published superuser login: it runs only with DEBUG on.")
         if serve and not _port_free(port):
             raise CommandError(f"127.0.0.1:{port} is in use (is `make run` running?): stop it or pass --port.")
         server = None

@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import User
@@ -16,6 +17,8 @@ class Command(BaseCommand):
     help = "On an empty database, create a demo login (a superuser) and a demo site; otherwise do nothing."
 
     def handle(self, *args, **options):
+        if not settings.DEBUG:
+            raise CommandError("demo_setup creates a superuser with a published password: it runs only with DEBUG on.")
         if User.objects.filter(email=DEMO_EMAIL).exists():
             self.stdout.write(f"Humblytics runs at {URL} — log in as {DEMO_EMAIL}.")
             return

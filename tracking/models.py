@@ -140,14 +140,8 @@ class DroppedEvents(models.Model):
         return f"{self.count} dropped ({self.reason}) on {self.day}"
 
 
-class DailyRollup(models.Model):
-    """One site's day (in the site's timezone) summed per dimension value. Filled by tracking.rollups.
-
-    `dimension` is "" for the day's totals, a Visit field name ("source", "country", …) for visit-level
-    breakdowns, or "page" for page views by path. `carry` counts the visitor ids seen with this value
-    on this day AND the next one: unique visitors over consecutive days are the sum of daily visitors
-    minus the carries inside the range — exact, never an estimate.
-    """
+class DaySums(models.Model):
+    """What a rollup row sums for one site, day (in the site's timezone), dimension and value."""
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField()
@@ -158,6 +152,20 @@ class DailyRollup(models.Model):
     bounces = models.PositiveIntegerField(default=0)
     duration = models.PositiveBigIntegerField(default=0)
     pageviews = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class DailyRollup(DaySums):
+    """One site's day (in the site's timezone) summed per dimension value. Filled by tracking.rollups.
+
+    `dimension` is "" for the day's totals, a Visit field name ("source", "country", …) for visit-level
+    breakdowns, or "page" for page views by path. `carry` counts the visitor ids seen with this value
+    on this day AND the next one: unique visitors over consecutive days are the sum of daily visitors
+    minus the carries inside the range — exact, never an estimate.
+    """
+
     carry = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -188,7 +196,7 @@ class RollupState(models.Model):
         return f"rollups of {self.site_id} complete until {self.complete_until}"
 
 
-class ProvisionalRollup(models.Model):
+class ProvisionalRollup(DaySums):
     """A not yet complete day (today, maybe yesterday) summed like DailyRollup, up to RollupState.provisional_cutoff.
 
     Refreshed every few minutes; the dashboard adds what happened after the cutoff from raw rows. `carry_in`
@@ -196,15 +204,6 @@ class ProvisionalRollup(models.Model):
     the tail is unknown to DailyRollup until this day completes).
     """
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
-    day = models.DateField()
-    dimension = models.CharField(max_length=20)
-    value = models.CharField(max_length=2000, blank=True)
-    visitors = models.PositiveIntegerField(default=0)
-    visits = models.PositiveIntegerField(default=0)
-    bounces = models.PositiveIntegerField(default=0)
-    duration = models.PositiveBigIntegerField(default=0)
-    pageviews = models.PositiveIntegerField(default=0)
     carry_in = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
+from sites.domains import strip_www
 from sites.models import Site
 from tracking import devices, geo, privacy, sources
 from tracking.services import salt_for_day
@@ -149,7 +150,7 @@ def build_records(incoming, meta, *, now=None):
                 "prev_visitor": privacy.visitor_id(salt=previous_salt, site_id=site.id, ip=ip, user_agent=user_agent)
                 if previous_salt
                 else None,
-                "hostname": _strip_www(incoming.hostname),
+                "hostname": strip_www(incoming.hostname),
                 "pathname": incoming.pathname,
                 "props": incoming.props,
                 "interactive": incoming.interactive,
@@ -189,7 +190,3 @@ def drop_records(dropped, *, now=None):
 
 def _country_meta_key():
     return "HTTP_" + settings.GEOIP_COUNTRY_HEADER.upper().replace("-", "_")
-
-
-def _strip_www(host):
-    return host[4:] if host.startswith("www.") and host.count(".") >= 2 else host

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs, urlsplit
 
 from humblytics.currencies import is_currency
+from sites.domains import strip_www
 
 MAX_BODY_BYTES = 8 * 1024
 MAX_NAME = 120
@@ -39,7 +40,6 @@ class Incoming:
     url: str
     hostname: str
     pathname: str
-    query: dict
     domains: tuple
     referrer: str | None
     screen_width: int | None
@@ -51,6 +51,13 @@ class Incoming:
     scroll_depth: int | None = None
     engaged_ms: int | None = None
     checkout_session_id: str = ""
+
+    @property
+    def query(self):
+        """The page URL's query parameters (last value wins). Parsed on demand: the hot path needs none of them."""
+        query = urlsplit(self.url).query
+        parsed = parse_qs(query, keep_blank_values=False, max_num_fields=100) if query else {}
+        return {key: values[-1] for key, values in parsed.items()}
 
     @property
     def is_pageview(self):
@@ -112,8 +119,6 @@ def parse(body):
     if hash_mode and parts.fragment:
         pathname = f"{pathname}#{parts.fragment}"
     pathname = pathname[:MAX_URL]
-    query = parse_qs(parts.query, keep_blank_values=False, max_num_fields=100) if parts.query else {}
-    query = {key: values[-1] for key, values in query.items()}
 
     props = _props(_pick(data, "p", "props"))
     amount, currency = _revenue(_pick(data, "$", "revenue"))
@@ -133,15 +138,13 @@ def parse(body):
         scroll_depth = _optional_int(data.get("sd"), "sd", 0, 100, clamp=True)
         engaged_ms = _optional_int(data.get("e"), "e", 0, MAX_ENGAGED_MS, clamp=True)
 
-    session = query.get("stripe_session_id") or query.get("session_id") or ""
-    checkout_session_id = session if CHECKOUT_SESSION_RE.match(session) else ""
+    checkout_session_id = _checkout_session(parts.query)
 
     return Incoming(
         name=name,
         url=url,
         hostname=hostname.lower(),
         pathname=pathname,
-        query=query,
         domains=domains,
         referrer=referrer,
         screen_width=screen_width,
@@ -156,14 +159,24 @@ def parse(body):
     )
 
 
+def _checkout_session(query):
+    """A Stripe Checkout Session id a Payment Link's return page carries (?session_id=cs_…), or ""."""
+    if "session_id=cs_" not in query:  # almost every page view: no parsing at all
+        return ""
+    parsed = parse_qs(query, keep_blank_values=False, max_num_fields=100)
+    for key in ("stripe_session_id", "session_id"):
+        session = (parsed.get(key) or [""])[-1]
+        if CHECKOUT_SESSION_RE.match(session):
+            return session
+    return ""
+
+
 def _domains(value):
     if not isinstance(value, str) or not value.strip():
         raise PayloadError("domain: required, the site's domain as registered (comma-separated for several)")
     domains = []
     for item in value.split(","):
-        item = item.strip().lower().rstrip(".")
-        if item.startswith("www.") and item.count(".") >= 2:
-            item = item[4:]
+        item = strip_www(item.strip().lower().rstrip("."))
         if item and item not in domains:
             domains.append(item)
     if not domains:

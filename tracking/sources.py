@@ -53,6 +53,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote_plus, urlsplit
 
+from sites.domains import strip_www
+
 DATA_FILE = Path(__file__).resolve().parent / "data" / "referrers.json"
 DIRECT = "Direct / None"
 MAX_REFERRER = 500
@@ -166,8 +168,8 @@ def classify(*, page_url, referrer, site_domain):
     parsed = _parse_referrer(referrer)
     if parsed is not None:
         host, url = parsed
-        bare = _strip_www(host)
-        own = _strip_www(site_domain.strip().lower()) if isinstance(site_domain, str) else ""
+        bare = strip_www(host)
+        own = strip_www(site_domain.strip().lower()) if isinstance(site_domain, str) else ""
         referrer_entry = _lookup_host(bare)
         is_own = bool(own) and (bare == own or bare.endswith("." + own))
         if is_own or (referrer_entry is not None and referrer_entry[1] in NEVER_A_SOURCE):
@@ -256,7 +258,7 @@ def _named(value):
     if name is not None:
         return name, _SOURCE_MEDIUMS.get(name)
     if "." in key:
-        entry = _lookup_host(_strip_www(key))
+        entry = _lookup_host(strip_www(key))
         if entry is not None and entry[1] not in NEVER_A_SOURCE:
             return entry
     return value, None
@@ -345,7 +347,3 @@ def _clean_host(host):
 
 def _clean(value):
     return _CONTROL.sub("", value).strip()[:MAX_VALUE].strip()
-
-
-def _strip_www(host):
-    return host[4:] if host.startswith("www.") and host.count(".") >= 2 else host

@@ -125,8 +125,8 @@ def _store(records):
         elif kind == "drop":
             drops[(record["site"], record["day"], record["reason"])] += 1
 
-    _drop_existing_pageviews(pageviews)
-    _drop_existing_events(custom)
+    _drop_existing(PageView, pageviews)
+    _drop_existing(Event, custom, "name")
 
     new_visits, touched = _sessionize(sorted([*pageviews.values(), *custom.values()], key=lambda r: r["ts"]))
     Visit.objects.bulk_create(new_visits.values(), batch_size=500)
@@ -175,25 +175,14 @@ def _store(records):
     }
 
 
-def _drop_existing_pageviews(pageviews):
+def _drop_existing(model, pending, *fields):
+    """Remove from `pending` ({(site_id, view_id, *rest): record}) what `model` already stores (keyed alike)."""
     by_site = defaultdict(list)
-    for site_id, view_id in pageviews:
+    for site_id, view_id, *_rest in pending:
         by_site[site_id].append(view_id)
     for site_id, view_ids in by_site.items():
-        for existing in PageView.objects.filter(site_id=site_id, view_id__in=view_ids).values_list(
-            "view_id", flat=True
-        ):
-            pageviews.pop((site_id, existing), None)
-
-
-def _drop_existing_events(custom):
-    by_site = defaultdict(list)
-    for site_id, view_id, _name in custom:
-        by_site[site_id].append(view_id)
-    for site_id, view_ids in by_site.items():
-        rows = Event.objects.filter(site_id=site_id, view_id__in=view_ids).values_list("view_id", "name")
-        for view_id, name in rows:
-            custom.pop((site_id, view_id, name), None)
+        for row in model.objects.filter(site_id=site_id, view_id__in=view_ids).values_list("view_id", *fields):
+            pending.pop((site_id, *row), None)
 
 
 def _sessionize(records):

@@ -158,19 +158,21 @@ class _Run:
         return rows.filter(self.ev_q) if restrict else rows
 
     # Each family returns {key tuple: {metric: value}} where the key follows query.dimensions.
-    def _group(self, queryset, prefix, time_field, fields_for_event_dim=None, dims=None, **aggregates):
-        annotations, names = {}, []
+    def _keys(self, prefix, time_field, fields_for_event_dim=None, dims=None):
+        """The annotations that make a row's key (one per dimension), and their names in order."""
+        annotations = {}
         for dim in self.query.dimensions if dims is None else dims:
+            name = f"d_{len(annotations)}"
             if dim in VISIT_DIMENSIONS:
-                name = f"d_{len(names)}"
                 annotations[name] = F(prefix + VISIT_DIMENSIONS[dim])
             elif dim in TIME_DIMENSIONS:
-                name = f"d_{len(names)}"
                 annotations[name] = Trunc(time_field, _TIME_KIND[dim], tzinfo=self.tz)
             else:
-                name = f"d_{len(names)}"
                 annotations[name] = fields_for_event_dim
-            names.append(name)
+        return annotations, list(annotations)
+
+    def _group(self, queryset, prefix, time_field, fields_for_event_dim=None, dims=None, **aggregates):
+        annotations, names = self._keys(prefix, time_field, fields_for_event_dim, dims)
         if names:
             rows = queryset.annotate(**annotations).values(*names).annotate(**aggregates).order_by()
         else:
@@ -287,7 +289,7 @@ class _Run:
                 return
             other_dims = [d for d in self.query.dimensions if d != "event:goal"]
             totals = self.visit_metrics(self.base_visits.annotate(is_bounce_int=_bounce_int()), dims=other_dims)
-            goals = self.goals or list(Goal.objects.filter(site=self.site))
+            goals = self.goals  # loaded in __init__ for any event:goal query
             for goal in goals:
                 pv_q, ev_q = goal_qs([goal])
                 matched = self._pageviews().filter(pv_q) if goal.kind == Goal.Kind.PAGE else self._events().filter(ev_q)
@@ -306,18 +308,24 @@ class _Run:
                         conversion_rate=_pct(row["visitors"], total),
                     )  # fmt: skip
             return
-        # event:props:<key>
+        # event:props:<key>: page views and custom events both carry props; a visitor (or visit) seen in both
+        # counts once, so distinct ids are gathered across the two tables before counting.
         prop = dim[len(PROPS_PREFIX) :]
+        visitors, visits, counts = defaultdict(set), defaultdict(set), defaultdict(int)
         for source in (self._events(), self._pageviews()):
-            rows = self._group(
-                source.filter(**{"props__has_key": prop}), "visit__", "timestamp", F(f"props__{prop}"),
-                visitors=Count("visitor_id", distinct=True), visits=Count("visit_id", distinct=True), n=Count("id"),
-            )  # fmt: skip
-            for key, row in rows.items():
-                values = families[key]
-                values["visitors"] = values.get("visitors", 0) + row["visitors"]
-                values["visits"] = values.get("visits", 0) + row["visits"]
-                values["events"] = values.get("events", 0) + row["n"]
+            annotations, names = self._keys("visit__", "timestamp", F(f"props__{prop}"))
+            rows = (
+                source.filter(**{"props__has_key": prop})
+                .annotate(**annotations)
+                .values_list(*names, "visitor_id", "visit_id")
+            )
+            for *key, visitor, visit in rows.iterator(chunk_size=5000):
+                key = tuple(self._key_value(value) for value in key)
+                visitors[key].add(visitor)
+                visits[key].add(visit)
+                counts[key] += 1
+        for key, n in counts.items():
+            families[key].update(visitors=len(visitors[key]), visits=len(visits[key]), events=n)
 
     def _extra_metrics(self, families):
         extra = [m for m in self.query.metrics if m in _METRIC_PROVIDERS]

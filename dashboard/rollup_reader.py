@@ -37,7 +37,9 @@ def _dimension_code(run):
     if not others:
         return rollups.TOTAL
     if others[0] == "event:page":
-        return None if "events" in query.metrics else rollups.PAGE
+        # Page rows count a visit once per day it viewed the page; a visit across midnight would count twice,
+        # so distinct visits per page come from raw rows.
+        return None if {"events", "visits"} & set(query.metrics) else rollups.PAGE
     return VISIT_DIMENSIONS.get(others[0])
 
 
@@ -93,15 +95,15 @@ def _state(run):
 
 def goal_families(run, families):
     """Fill `families` for an unfiltered breakdown by goal from the goal rollups; False to fall back to raw rows."""
-    from sites.models import Goal
-
     query = run.query
     if list(query.dimensions) != ["event:goal"] or query.filters or not set(query.metrics) <= GOAL_METRICS:
         return False
+    if "visits" in query.metrics:
+        return False  # converted visits per day would count a visit across midnight twice: raw rows
     state = _state(run)
     if state is None:
         return False
-    goals = run.goals or list(Goal.objects.filter(site=run.site))
+    goals = run.goals  # loaded by the run for any event:goal query
     if not {g.pk for g in goals} <= set(state.goals_filled):
         return False  # a goal not backfilled yet: raw rows
     daily = _daily(run, [rollups.GOAL, rollups.TOTAL], state, goals)

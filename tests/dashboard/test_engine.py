@@ -271,3 +271,12 @@ def test_named_periods_resolve_against_today():
     assert resolve("last_month") == DateRange(date(2026, 2, 1), date(2026, 2, 28))
     assert resolve("12mo") == DateRange(date(2025, 4, 1), TODAY)
     assert resolve("yesterday") == DateRange(date(2026, 3, 11), date(2026, 3, 11))
+
+
+def test_a_prop_on_both_a_page_view_and_an_event_of_one_visitor_counts_the_visitor_once(data):
+    services.events_store(
+        [record(data, visitor=1, ts=ts(10, 0, 5), path="/pricing", view="view-a-3-0000000000", props={"plan": "pro"})]
+    )
+    plans = ask(data, metrics=["visitors", "visits", "events"], dimensions=["event:props:plan"])
+    # Visitor 1 sent plan=pro on the Signup event and on a page view of the same visit.
+    assert table(plans) == [(("pro",), (1, 1, 2))]

@@ -123,3 +123,22 @@ def test_the_beat_task_and_the_command_fill_every_site(data, charlies_site):
     call_command("fill_rollups", "--site", "example.com", "--rebuild")
     with pytest.raises(CommandError, match="No site"):
         call_command("fill_rollups", "--site", "nope.example")
+
+
+def test_a_visit_viewing_a_page_on_both_sides_of_midnight_counts_once(site):
+    # Berlin midnight is 23:00 UTC: one visit with /pricing at 22:50 and 23:10 UTC spans two local days.
+    services.events_store(
+        [
+            record(site, visitor=7, path="/pricing", ts=datetime(2026, 3, 10, 22, 50, tzinfo=UTC).timestamp()),
+            record(site, visitor=7, path="/pricing", ts=datetime(2026, 3, 10, 23, 10, tzinfo=UTC).timestamp()),
+        ]
+    )
+    query = {
+        "metrics": ["visitors", "visits", "pageviews"],
+        "dimensions": ["event:page"],
+        "date_range": ["2026-03-10", "2026-03-11"],
+    }
+    expected = engine.run(site, build(query, today=TODAY)).rows
+    assert expected == [{"dimensions": ["/pricing"], "metrics": [1, 1, 2]}]
+    rollups.rollups_fill(site, now=AFTER_EVERYTHING)
+    assert engine.run(site, build(query, today=TODAY)).rows == expected

@@ -311,3 +311,21 @@ def test_money_is_rounded_to_the_currencys_decimals():
     assert metrics.money(Decimal("1500.4"), "JPY") == 1500
     assert metrics.money(Decimal("1.2345"), "BHD") == 1.234
     assert metrics.money(None, "USD") == 0.0
+
+
+def test_the_dashboard_shows_revenue_cards_and_chart_only_for_a_site_with_stripe_data(site, login, alice):
+    from revenue.models import Payment
+    from tests.tracking.factories import record
+    from tracking import services as tracking_services
+
+    tracking_services.events_store([record(site, ts=timezone.now().timestamp())])
+    client = login(alice)
+    page = client.get(f"/sites/{site.domain}/?period=7d").content.decode()
+    assert "Revenue over time" not in page and 'data-metric="revenue"' not in page
+    Payment.objects.create(
+        site=site, stripe_id="pi_dash", created_at=timezone.now(), currency="USD", amount=4900, livemode=True,
+        reporting_currency="USD", gross=49, net=49, refunds=0,
+    )  # fmt: skip
+    page = client.get(f"/sites/{site.domain}/?period=7d").content.decode()
+    assert "Revenue over time" in page and 'data-metric="revenue"' in page
+    assert "49.00" in page

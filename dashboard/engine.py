@@ -227,10 +227,14 @@ class _Run:
                 for key in set(families) | set(counted_events):
                     families[key]["events"] = counted_events.get(key, 0)
             if "conversion_rate" in metrics:
-                totals = self.visit_metrics(self.base_visits.annotate(is_bounce_int=_bounce_int()))
+                totals = self._group(self.base_visits, "", "started_at", visitors=Count("visitor_id", distinct=True))
                 for key, values in families.items():
                     total = (totals.get(key) or {}).get("visitors") or 0
                     values["conversion_rate"] = _pct(values.get("visitors", 0), total)
+                # Each row's visitors before the event filters: the denominator, for tables beside conversions.
+                self.meta["all_visitors"] = {
+                    tuple(_display(v) for v in key): row["visitors"] or 0 for key, row in totals.items()
+                }
         else:
             self._event_dimension(families)
         self._extra_metrics(families)

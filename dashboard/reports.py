@@ -147,9 +147,10 @@ class Report:
                 (label, {"conversions": v["visitors"], "conversion_rate": v["conversion_rate"]})
                 for label, v in raw_rows
             ]
-            totals = self._visitors_of(dimension, [label for label, _ in raw_rows])
+            # The conversion rate's own denominator: the row's visitors without the goal.
+            totals = result.meta.get("all_visitors", {})
             for label, values in raw_rows:
-                values["visitors"] = totals.get(label, 0)
+                values["visitors"] = totals.get((label,), 0)
         bar_metric = "conversions" if goal_mode else "visitors"
         top = max((values[bar_metric] for _, values in raw_rows), default=0) or 1
         rows = [
@@ -168,13 +169,6 @@ class Report:
             else ""
         )
         return Table(dimension, columns, rows, result.total_rows, sortable, note)
-
-    def _visitors_of(self, dimension, labels):
-        if not labels:
-            return {}
-        filters = [*self.state.engine_filters(without_goal=True), ["is", dimension, [str(v) for v in labels]]]
-        result = self.ask(["visitors"], dimensions=[dimension], filters=filters, limit=len(labels))
-        return {row["dimensions"][0]: row["metrics"][0] for row in result.rows}
 
 
 def _filterable(dimension):

@@ -1,5 +1,8 @@
 """Shared cast: alice owns example.com, bob is her admin teammate, vera a viewer, charlie an outsider."""
 
+import os
+from pathlib import Path
+
 import pytest
 
 from accounts.models import User
@@ -75,3 +78,21 @@ def _celery_in_process(request):
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous
+
+
+STRIPE_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "stripe" / "fixtures-2026-07-29.dahlia.json"
+
+
+def pytest_configure(config):
+    """In CI nothing may skip quietly for want of a part: PostgreSQL, Redis and Stripe's example objects."""
+    if not os.environ.get("CI"):
+        return
+    missing = []
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        missing.append("DATABASE_URL (PostgreSQL)")
+    if not os.environ.get("REDIS_URL"):
+        missing.append("REDIS_URL")
+    if not STRIPE_EXAMPLES.is_file():
+        missing.append(f"Stripe's example objects at {STRIPE_EXAMPLES}")
+    if missing:
+        pytest.exit("CI needs " + ", ".join(missing) + "; run the suite through .ci/run / make test", returncode=3)

@@ -393,10 +393,15 @@ def test_the_key_never_appears_on_any_revenue_page(login, site, connection, alic
 @pytest.mark.parametrize("who", ["alice", "bob"])
 def test_sync_now_queues_a_sync(request, login, site, connection, django_capture_on_commit_callbacks, who):
     client = login(request.getfixturevalue(who))
-    with django_capture_on_commit_callbacks() as callbacks:
+    connection.refresh_from_db()
+    before = connection.last_attempt_at
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = client.post(SYNC)
     assert (response.status_code, response.url) == (302, TAB)
     assert len(callbacks) == 1
+    # The queued task ran (in-process here) and really synced against localstripe.
+    connection.refresh_from_db()
+    assert connection.last_attempt_at != before and connection.last_success_at is not None
     assert "A sync has started." in client.get(TAB).content.decode()
 
 

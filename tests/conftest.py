@@ -16,6 +16,17 @@ def _user(email):
     return User.objects.create_user(email=email, password=PASSWORD)
 
 
+@pytest.fixture
+def isolated_cache(settings):
+    """The configured cache (Redis under make test) under a key prefix of this test's own: nothing leaks."""
+    import copy
+    import uuid
+
+    caches = copy.deepcopy(settings.CACHES)
+    caches["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = caches
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2 at production strength costs ~0.25 s per user; tests need correctness, not key stretching.

@@ -18,14 +18,8 @@ URL = "/api/v2/query"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(settings):
-    # make test points the cache at a shared Redis; rate-limit counters must not leak between runs.
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "revapi"}}
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
+def _isolated_cache(isolated_cache):
+    """Rate-limit counters on the real cache (Redis under make test), under this test's own key prefix."""
 
 
 @pytest.fixture(autouse=True)

@@ -361,8 +361,7 @@ class QueryView(APIView):
         check_site(body, site)
         check_fields(body)
         comparison = parse_include(body.get("include"))
-        earliest = timezone.localdate(site.created_at, ZoneInfo(site.timezone))
-        query = build(body, today=site_today(site), earliest=earliest)
+        query = build(body, today=site_today(site), earliest=engine.earliest_day(site))
         check_dates(query)
         result = run(site, query)
         meta = {"total_rows": result.total_rows}

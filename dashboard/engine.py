@@ -88,6 +88,14 @@ class Context:
     scratch: dict = field(default_factory=dict)
 
 
+def earliest_day(site):
+    """Where "all time" starts for a site, in its timezone: its first event (imports may predate the site)."""
+    from django.utils import timezone
+
+    first = site.first_event_at or site.created_at
+    return timezone.localdate(first, timezone=ZoneInfo(site.timezone)) if first else None
+
+
 def utc_bounds(site, date_range):
     tz = ZoneInfo(site.timezone)
     start = datetime.combine(date_range.start, time.min, tzinfo=tz)

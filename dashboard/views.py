@@ -36,13 +36,8 @@ def _today(site):
     return timezone.localdate(now(), timezone=ZoneInfo(site.timezone))
 
 
-def _earliest(site):
-    first = site.first_event_at or site.created_at
-    return timezone.localdate(first, timezone=ZoneInfo(site.timezone)) if first else None
-
-
 def _report(request, site):
-    today, earliest = _today(site), _earliest(site)
+    today, earliest = _today(site), engine.earliest_day(site)
     state = parse_state(request.GET, today=today, earliest=earliest)
     return Report(site, state, today=today, earliest=earliest)
 

@@ -76,8 +76,6 @@ class Context:
     tz: ZoneInfo
     start: datetime
     end: datetime
-    visits: object  # Visit queryset, filtered
-    visit_group_fields: list  # the Visit fields (or annotations) that make a row's key
     goals: list
     # Added for revenue: how the engine writes a key part (local naive datetimes for time buckets, "" for None),
     # the engine's own figures so far ({key: {"visitors": …}}, read-only), meta merged into Result.meta, and a
@@ -283,18 +281,15 @@ class _Run:
                 events=Count("id"),
             ).items():  # fmt: skip
                 families[key].update(visitors=row["visitors"], visits=row["visits"], events=row["events"])
-            pageviews = self._pageviews()
-            if pageviews.exists():
-                from django.db.models import Value
-
-                for key, row in self._group(
-                    pageviews, "visit__", "timestamp", Value("pageview"),
-                    visitors=Count("visitor_id", distinct=True), visits=Count("visit_id", distinct=True),
-                    events=Count("id"),
-                ).items():  # fmt: skip
-                    families[key].update(
-                        visitors=row["visitors"], visits=row["visits"], events=row["events"], pageviews=row["events"]
-                    )
+            # No page views in the range: no row.
+            for key, row in self._group(
+                self._pageviews(), "visit__", "timestamp", _const("pageview"),
+                visitors=Count("visitor_id", distinct=True), visits=Count("visit_id", distinct=True),
+                events=Count("id"),
+            ).items():  # fmt: skip
+                families[key].update(
+                    visitors=row["visitors"], visits=row["visits"], events=row["events"], pageviews=row["events"]
+                )
             return
         if dim == "event:goal":
             if rollup_reader.goal_families(self, families):  # unfiltered: from the daily goal rollups
@@ -344,8 +339,8 @@ class _Run:
         if not extra:
             return
         context = Context(
-            site=self.site, query=self.query, tz=self.tz, start=self.start, end=self.end, visits=self.visits,
-            visit_group_fields=self.visit_dims, goals=self.goals, key_value=self._key_value, computed=dict(families),
+            site=self.site, query=self.query, tz=self.tz, start=self.start, end=self.end, goals=self.goals,
+            key_value=self._key_value, computed=dict(families),
         )  # fmt: skip
         for metric in extra:
             for key, value in _METRIC_PROVIDERS[metric](context).items():

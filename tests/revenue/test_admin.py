@@ -123,7 +123,9 @@ def test_the_connection_history_and_delete_pages_never_contain_the_key(login, st
     for view in ("history", "delete"):
         response = client.get(_url(StripeConnection, view, stripe_connection.pk))
         assert response.status_code == 200, view
-        _assert_no_key(response.content.decode(), stripe_connection)
+        body = response.content.decode()
+        assert str(stripe_connection) in body, view  # the page is about this connection, not blank
+        _assert_no_key(body, stripe_connection)
 
 
 def test_saving_the_connection_page_cannot_touch_the_key(login, staff, stripe_connection):

@@ -67,12 +67,15 @@ def test_it_compares_two_rates_like_statsmodels(nc, xc, nt, xt):
 
 def test_significance_and_the_difference_interval_always_agree():
     rng = np.random.default_rng(7)
+    checked = 0
     for _ in range(300):
         nc, nt = (int(v) for v in rng.integers(50, 5000, size=2))
         xc, xt = int(rng.binomial(nc, 0.08)), int(rng.binomial(nt, 0.09))
         result = compare_proportions(Conversions(nc, xc), Conversions(nt, xt))
         if result.p_value.defined:
             assert (result.p_value.value < 0.05) == (not result.difference.contains(0.0))
+            checked += 1
+    assert checked > 250  # the property was really exercised, not skipped as "undefined"
 
 
 def test_a_whole_comparison_reads_as_expected():

@@ -23,6 +23,9 @@ app.conf.beat_schedule = {
     # snapshot of today (the dashboard adds only what happened after its cutoff from raw rows, so the
     # fresher it is, the less raw work a dashboard does). Idempotent, so overlapping runs are harmless.
     "fill-rollups": {"task": "tracking.fill_rollups", "schedule": 5 * 60},
+    # Split tests set to stop after N days or at their planned sample are stopped within 15 minutes of it
+    # (conditional UPDATEs: a test stopped by hand meanwhile stays as it is).
+    "splittests-auto-stop": {"task": "splittests.auto_stop", "schedule": 15 * 60},
 }
 
 

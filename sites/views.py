@@ -26,6 +26,7 @@ TABS = (
     ("tracking", "Tracking", "sites:settings_tracking"),
     ("revenue", "Revenue", "sites:settings_revenue"),
     ("goals", "Goals", "sites:settings_goals"),
+    ("split-tests", "Split tests", "splittests:list"),
     ("api-keys", "API keys", "sites:settings_api_keys"),
     ("members", "Members", "sites:settings_members"),
     ("danger", "Danger zone", "sites:settings_danger"),

@@ -1,5 +1,8 @@
 """Serves the built tracker at /js/script.js, the URL every customer's site embeds.
 
+With ?site=DOMAIN the answer is splittests' per-site script (splittests/tracker_views.py), for sites running split
+tests; without it, the core below, the same for everyone.
+
 The file is read and gzipped once per process (the build changes only with a deploy). No session, no cookie:
 this response is public and cached by browsers and CDNs for everyone alike.
 """
@@ -63,6 +66,12 @@ def _not_modified(if_none_match, etag):
 @require_safe
 def serve_script(request):
     script = _script()
+    if "site" in request.GET:
+        # /js/script.js?site=DOMAIN: the split-test runtime with this visitor's assignments, then this same core
+        # (only the core when the site runs no test); per visitor, so cached privately and briefly.
+        from splittests.tracker_views import serve_site_script
+
+        return serve_site_script(request, core=script.raw)
     use_gzip = _accepts_gzip(request.headers.get("Accept-Encoding", ""))
 
     if _not_modified(request.headers.get("If-None-Match"), script.etag):

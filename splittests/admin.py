@@ -1,0 +1,116 @@
+"""Staff admin for split tests: the lifecycle as actions (the same services as the Split tests tab), exposures
+read-only. Status, dates and the winner change only through the actions, never by editing the fields; declaring a
+winner asks which variant on an intermediate page and is refused, with the reasons, when the results do not allow it.
+"""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
+
+from splittests import services
+from splittests.models import Exposure, SplitTest, Variant
+
+LOCKED = ["status", "winner", "stop_reason", "started_at", "stopped_at", "planned_visitors_per_variant"]
+
+
+class VariantInline(admin.TabularInline):
+    model = Variant
+    extra = 0
+    fields = ["position", "name", "kind", "weight", "redirect_url", "changes"]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None or obj.is_editable
+
+    has_add_permission = has_delete_permission = has_change_permission
+
+
+def _apply(modeladmin, request, queryset, service, verb):
+    done, refused = 0, []
+    for test in queryset.select_related("site"):
+        try:
+            service(test=test)
+        except ValidationError as error:
+            refused.append(f"{test.name}: {' '.join(error.messages)}")
+        else:
+            done += 1
+    if done:
+        modeladmin.message_user(request, f"{verb} {done} split test{'s' if done != 1 else ''}.", messages.SUCCESS)
+    for text in refused:
+        modeladmin.message_user(request, text, messages.WARNING)
+
+
+@admin.register(SplitTest)
+class SplitTestAdmin(admin.ModelAdmin):
+    list_display = ["name", "site", "status", "page_path", "goal_kind", "randomization", "started_at", "winner"]
+    list_filter = ["status", "goal_kind", "randomization"]
+    search_fields = ["name", "site__domain", "page_path"]
+    list_select_related = ["site", "winner"]
+    readonly_fields = [*LOCKED, "created_by", "created_at", "updated_at"]
+    inlines = [VariantInline]
+    actions = ["launch", "pause", "resume", "stop", "declare_winner"]
+
+    @admin.action(description="Launch the selected drafts")
+    def launch(self, request, queryset):
+        _apply(self, request, queryset, services.splittest_launch, "Launched")
+
+    @admin.action(description="Pause the selected tests")
+    def pause(self, request, queryset):
+        _apply(self, request, queryset, services.splittest_pause, "Paused")
+
+    @admin.action(description="Resume the selected tests")
+    def resume(self, request, queryset):
+        _apply(self, request, queryset, services.splittest_resume, "Resumed")
+
+    @admin.action(description="Stop the selected tests")
+    def stop(self, request, queryset):
+        _apply(self, request, queryset, lambda test: services.splittest_stop(test=test, reason="Stopped by staff."),
+               "Stopped")  # fmt: skip
+
+    @admin.action(description="Declare a winner…")
+    def declare_winner(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Declare a winner for one test at a time.", messages.WARNING)
+            return None
+        test = queryset.select_related("site").get()
+        variants = list(test.variants.all())
+        if "variant" in request.POST:
+            variant = next((v for v in variants if str(v.pk) == request.POST["variant"]), None)
+            if variant is None:
+                self.message_user(request, "Choose one of the test's variants.", messages.ERROR)
+                return None
+            try:
+                services.splittest_declare_winner(test=test, variant=variant)
+            except ValidationError as error:
+                self.message_user(request, " ".join(error.messages), messages.ERROR)
+            else:
+                self.message_user(request, f"{variant.name} is declared the winner of {test.name}.", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Declare the winner of {test.name}",
+            "test": test,
+            "variants": variants,
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/splittests/declare_winner.html", context)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not obj.is_editable:  # a running test's setup is the experiment: keep it as it is
+            fields += [f.name for f in SplitTest._meta.fields if f.name not in fields and f.name != "id"]
+        return fields
+
+
+@admin.register(Exposure)
+class ExposureAdmin(admin.ModelAdmin):
+    list_display = ["view_id", "test", "variant", "created_at"]
+    list_filter = ["test__site"]
+    search_fields = ["view_id", "test__name"]
+    list_select_related = ["test", "variant"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -6,7 +6,13 @@ from humblytics.startup import load_settings_or_exit
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "humblytics.settings")
 load_settings_or_exit()
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+# POST /api/event is answered before Django's middleware and URL resolver (see tracking/fastpath.py);
+# every other path goes to Django.
+from tracking import fastpath  # noqa: E402
+
+application = fastpath.wrap(django_application)
 
 # Build the User-Agent parsers and open the GeoIP database before the first event, not during it.
 from tracking import devices, geo  # noqa: E402

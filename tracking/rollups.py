@@ -35,7 +35,7 @@ VISIT_FIELDS = (
 )  # fmt: skip
 DIMENSIONS = (TOTAL, *VISIT_FIELDS, PAGE, GOAL)
 COMPLETE_AFTER = timedelta(hours=2)
-# A visit idle for 30 minutes is over (tracking.services.VISIT_IDLE); the margin covers the ingest buffer.
+# A visit idle for 30 minutes is over (tracking.sessions.VISIT_IDLE); the margin covers the ingest buffer.
 SETTLED_AFTER = timedelta(minutes=40)
 
 

@@ -8,6 +8,8 @@ from django.db import connection
 from tracking import buffer, ingest, services
 from tracking.models import DroppedEvents, Event, PageView, Visit
 
+from .wsgi_client import FastPathClient
+
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 )
@@ -16,6 +18,12 @@ IPHONE = (
     "Version/17.5 Mobile/15E148 Safari/604.1"
 )
 VIEW = "Zm9vYmFyYmF6cXV1eDEyMzQ"
+
+
+@pytest.fixture(params=["fast path", "django view"])
+def client(request, client):
+    """Every test runs through both doors: the production WSGI fast path and the Django view."""
+    return FastPathClient() if request.param == "fast path" else client
 
 
 @pytest.fixture(autouse=True)

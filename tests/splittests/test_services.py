@@ -167,7 +167,13 @@ def test_a_clear_winner_is_declared_and_the_test_stops(page_goal_test):
 
 def test_an_exposure_is_stored_once_per_view(running):
     control = control_of(running)
-    kwargs = dict(site_id=running.site_id, test_id=running.pk, variant_id=control.pk, view_id="v" * 22, visitor_id=1)
+    kwargs = {
+        "site_id": running.site_id,
+        "test_id": running.pk,
+        "variant_id": control.pk,
+        "view_id": "v" * 22,
+        "visitor_id": 1,
+    }
     assert services.exposure_record(**kwargs) is True
     assert services.exposure_record(**kwargs) is False
     assert running.exposures.count() == 1

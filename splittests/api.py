@@ -9,7 +9,7 @@ A key reads only its own site: another site_id is a 403, a test of another site 
 """
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, ParseError, PermissionDenied
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -42,14 +42,14 @@ class _Base(APIView):
     def site(self, request):
         unknown = sorted(set(request.query_params) - KNOWN_PARAMS)
         if unknown:
-            raise ValidationError(f"{unknown[0]}: unknown parameter; known: {', '.join(sorted(KNOWN_PARAMS))}")
+            raise ParseError(f"{unknown[0]}: unknown parameter; known: {', '.join(sorted(KNOWN_PARAMS))}")
         site = request.auth.site
         raw = request.query_params.get("site_id")
         if raw is not None:
             try:
                 domain = normalize_domain(raw)
             except DomainError as error:
-                raise ValidationError(f"site_id: {error}") from None
+                raise ParseError(f"site_id: {error}") from None
             if domain != site.domain:
                 raise PermissionDenied(f"This API key cannot read {domain}")
         return site
@@ -98,13 +98,13 @@ class TestResultsView(_Base):
         site = self.site(request)
         mode = request.query_params.get("results") or None
         if mode not in (None, SEQUENTIAL, FIXED):
-            raise ValidationError(f"results: {mode!r} is not one of {SEQUENTIAL}, {FIXED}")
+            raise ParseError(f"results: {mode!r} is not one of {SEQUENTIAL}, {FIXED}")
         test = SplitTest.objects.filter(site=site, pk=test_id).select_related("site", "winner").first()
         if test is None:
             raise NotFound(f"No split test {test_id} on {site.domain}")
         report = selectors.splittest_results(test=test, mode=mode)
         if mode == FIXED and not report.planned_reached:
-            raise ValidationError(
+            raise ParseError(
                 "results: fixed-horizon results are available once every variant has the planned sample"
                 + (f" ({test.planned_visitors_per_variant:,} visitors)" if test.planned_visitors_per_variant else
                    "; this test has no plan")

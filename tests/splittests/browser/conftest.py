@@ -41,7 +41,7 @@ def customer(settings, live_server, site):
 
 
 @pytest.fixture
-def visitor(browser, customer):
+def visitor(browser, customer):  # noqa: F811 (the imported fixture)
     """visitor(user_agent=…, automated=False) → a new page of a new person (own context, own visitor id)."""
     contexts = []
 

@@ -144,7 +144,7 @@ def test_a_revenue_conversion_from_a_localstripe_payment_shows_in_the_results(
             "payment_method": "pm_card_visa",
             "confirm": True,
             "metadata": {"humblytics_view_id": view_id},
-        }  # fmt: skip
+        }
     )
     connection = revenue_services.connection_connect(site=site, secret_key="sk_test_humblytics", user=alice)
     report = revenue_services.sync_run(connection_id=connection.pk)

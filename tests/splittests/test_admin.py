@@ -1,0 +1,75 @@
+"""Staff run split tests in the admin with the same lifecycle as the tab: launch, pause, resume, stop, declare."""
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import User
+from splittests import services
+from splittests.models import Exposure, SplitTest
+from tests.splittests.conftest import REDIRECT_B, control_of, expose, fields, variant_named, variants
+
+CHANGELIST = "admin:splittests_splittest_changelist"
+
+
+@pytest.fixture
+def staff(db):
+    return User.objects.create_superuser(email="staff@humblytics.local", password="staff-password-123")
+
+
+def act(client, action, *tests, **extra):
+    data = {"action": action, "_selected_action": [t.pk for t in tests], **extra}
+    return client.post(reverse(CHANGELIST), data, follow=True)
+
+
+def test_staff_launch_pause_resume_and_stop(login, staff, draft):
+    client = login(staff)
+    for action, status in (("launch", "running"), ("pause", "paused"), ("resume", "running"), ("stop", "stopped")):
+        response = act(client, action, draft)
+        assert response.status_code == 200
+        draft.refresh_from_db()
+        assert draft.status == status
+    assert draft.stop_reason == "Stopped by staff."
+
+
+def test_a_refused_action_says_why(login, staff, draft):
+    response = act(login(staff), "pause", draft)
+    assert "Only a running test can be paused." in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+
+
+def test_declaring_asks_for_the_variant_then_applies_the_rules(login, staff, running):
+    client = login(staff)
+    page = act(client, "declare_winner", running)
+    html = page.content.decode()
+    assert "Declare the winner of Pricing headline" in html
+    assert f'value="{variant_named(running, "B").pk}"' in html
+    response = act(client, "declare_winner", running, variant=variant_named(running, "B").pk)
+    assert "cannot be declared the winner yet" in response.content.decode()
+    running.refresh_from_db()
+    assert running.winner is None
+
+
+def test_declaring_wants_one_test_at_a_time(login, staff, site, alice, running):
+    other = services.splittest_create(site=site, user=alice, fields=fields(name="Other"), variants=variants(REDIRECT_B))
+    response = act(login(staff), "declare_winner", running, other)
+    assert "one test at a time" in response.content.decode()
+
+
+def test_a_running_tests_setup_is_read_only(login, staff, running):
+    page = login(staff).get(reverse("admin:splittests_splittest_change", args=[running.pk])).content.decode()
+    assert 'name="page_path"' not in page and 'name="status"' not in page
+
+
+def test_exposures_are_read_only(login, staff, running):
+    expose(running, control_of(running), 1)
+    client = login(staff)
+    assert client.get(reverse("admin:splittests_exposure_changelist")).status_code == 200
+    assert client.get(reverse("admin:splittests_exposure_add")).status_code == 403
+    assert Exposure.objects.count() == 1
+
+
+def test_non_staff_cannot_open_the_admin(login, alice, running):
+    response = login(alice).get(reverse(CHANGELIST))
+    assert response.status_code == 302
+    assert SplitTest.objects.get().status == "running"

@@ -8,8 +8,11 @@ callers: only the hash and parsed, coarse fields are queued or stored.
 
 import hashlib
 import ipaddress
+import re
 
 _MASK_63 = (1 << 63) - 1
+# A dotted-quad IPv4 address in canonical form (no leading zeros): what ipaddress would print back.
+_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
 
 
 def visitor_id(*, salt, site_id, ip, user_agent):
@@ -37,6 +40,8 @@ def client_ip(meta, trusted_proxy_count):
 
 
 def _valid_ip(text):
+    if _IPV4.fullmatch(text):  # the common case, ~10x cheaper than ipaddress
+        return text
     text = text.strip()
     if text.startswith("[") and "]" in text:  # [v6]:port
         text = text[1 : text.index("]")]

@@ -158,8 +158,30 @@ def load_data(path=DATA_FILE):
 _HOSTS, _SOURCE_MEDIUMS, _ALIASES = load_data()
 
 
+CACHE_SIZE = 16_384
+_cache = {}
+
+
 def classify(*, page_url, referrer, site_domain):
-    """The TrafficSource of one page view. Never raises: bad input degrades to Direct / None."""
+    """The TrafficSource of one page view. Never raises: bad input degrades to Direct / None.
+
+    Only the URL's query string, the referrer and the site's domain decide it, and the same few
+    combinations repeat across most traffic: results are cached per process (bounded).
+    """
+    query = page_url[:MAX_INPUT].partition("?")[2].partition("#")[0] if isinstance(page_url, str) else None
+    key = (query, referrer, site_domain)
+    try:
+        found = _cache.get(key)
+    except TypeError:  # an unhashable referrer (not a string): not worth caching
+        return _classify(page_url=page_url, referrer=referrer, site_domain=site_domain)
+    if found is None:
+        if len(_cache) >= CACHE_SIZE:
+            _cache.clear()
+        found = _cache[key] = _classify(page_url=page_url, referrer=referrer, site_domain=site_domain)
+    return found
+
+
+def _classify(*, page_url, referrer, site_domain):
     params = _query_params(page_url)
     click_id = next((name for name in CLICK_IDS if name in params), "")
     tagged = params.get("utm_source") or params.get("ref") or params.get("source") or ""

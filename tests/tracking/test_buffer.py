@@ -129,3 +129,24 @@ def test_redis_errors_do_not_kill_the_flusher_loop(settings, stream, monkeypatch
     monkeypatch.setattr(buffer.time, "sleep", lambda seconds: None)
     flusher.run(should_stop=lambda: len(steps) >= 3)
     assert len(steps) == 3
+
+
+def test_the_flusher_lingers_after_a_small_batch_so_batches_grow_under_load(site, stream, monkeypatch):
+    buffer.push([record(site, path="/one")])
+    slept = []
+    monkeypatch.setattr(buffer.time, "sleep", slept.append)
+    flusher = buffer.Flusher(batch_size=100, linger=0.4, block_ms=10)
+    steps = []
+    real_step = flusher.step
+    monkeypatch.setattr(flusher, "step", lambda block=True: steps.append(real_step(block)) or steps[-1])
+    flusher.run(should_stop=lambda: len(steps) >= 2)
+    assert steps == [1, 0]  # one small batch, then an empty read
+    assert slept == [0.4]  # waited once, after the small batch only
+    assert PageView.objects.get().pathname == "/one"
+
+
+def test_flush_events_refuses_a_bad_linger(settings):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="--linger must be between 0 and 10"):
+        call_command("flush_events", "--linger", "-1")

@@ -1,3 +1,5 @@
+import pytest
+
 from tracking.privacy import client_ip, visitor_id
 
 SALT = b"s" * 32
@@ -40,3 +42,21 @@ def test_it_falls_back_on_garbage_forwarded_for():
     assert client_ip({"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "[2001:db8::1]:443"}, 1) == "2001:db8::1"
     assert client_ip({"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.5:8080"}, 1) == "203.0.113.5"
     assert client_ip({}, 0) == ""
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "expected"),
+    [
+        ("203.0.113.5", "203.0.113.5"),
+        ("0.0.0.0", "0.0.0.0"),  # noqa: S104 - an address to parse, not a bind
+        ("255.255.255.255", "255.255.255.255"),
+        (" 203.0.113.5 ", "203.0.113.5"),
+        ("203.0.113.005", "10.0.0.1"),  # leading zeros: ambiguous (octal?), refused like ipaddress does
+        ("256.1.1.1", "10.0.0.1"),
+        ("1.2.3", "10.0.0.1"),
+        ("1.2.3.4.5", "10.0.0.1"),
+        ("2001:DB8::1", "2001:db8::1"),  # IPv6 goes through ipaddress: canonical lower case
+    ],
+)
+def test_its_fast_ipv4_check_agrees_with_the_ipaddress_module(forwarded, expected):
+    assert client_ip({"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": forwarded}, 1) == expected

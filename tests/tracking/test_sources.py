@@ -785,3 +785,17 @@ def test_the_generator_keeps_hosts_drops_paths_and_lets_additions_win():
     rendered = json.loads(generator.render(hosts, mediums, aliases, "0" * 64))
     assert rendered["hosts"] == hosts
     assert rendered["upstream"]["input_sha256"] == "0" * 64
+
+
+def test_repeated_classifications_come_from_a_bounded_cache(monkeypatch):
+    monkeypatch.setattr(sources, "_cache", {})
+    monkeypatch.setattr(sources, "CACHE_SIZE", 3)
+    first = classify(page_url="https://example.com/a?utm_source=news", referrer=None, site_domain="example.com")
+    # Only the query string, the referrer and the domain decide: another path reuses the same answer.
+    again = classify(page_url="https://example.com/b?utm_source=news#x", referrer=None, site_domain="example.com")
+    assert again is first and first.source == "news"
+    for n in range(5):
+        classify(page_url=f"https://example.com/?ref=r{n}", referrer=None, site_domain="example.com")
+    assert len(sources._cache) <= 3
+    # Inputs that cannot be a dict key (a hostile JSON referrer) are classified, not cached.
+    assert classify(page_url="https://example.com/", referrer=["x"], site_domain="example.com").source == DIRECT

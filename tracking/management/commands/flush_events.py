@@ -11,13 +11,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="Drain the buffer once, then exit.")
         parser.add_argument("--batch-size", type=int, default=1000)
+        parser.add_argument(
+            "--linger",
+            type=float,
+            default=buffer.LINGER_SECONDS,
+            help="Seconds to wait after a small batch, so batches grow under load (default %(default)s; 0: never).",
+        )
 
-    def handle(self, *args, once, batch_size, **options):
+    def handle(self, *args, once, batch_size, linger, **options):
         if not buffer.enabled():
             raise CommandError("REDIS_URL is not set: events are stored directly, there is no buffer to flush.")
         if not 1 <= batch_size <= 10_000:
             raise CommandError("--batch-size must be between 1 and 10000")
-        flusher = buffer.Flusher(batch_size=batch_size)
+        if not 0 <= linger <= 10:
+            raise CommandError("--linger must be between 0 and 10 seconds")
+        flusher = buffer.Flusher(batch_size=batch_size, linger=linger)
         if once:
             self.stdout.write(f"Flushed {flusher.drain()} buffered requests.")
             return

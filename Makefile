@@ -48,9 +48,11 @@ clean:
 .PHONY: build-tracker check-tracker
 build-tracker:
 	scripts/build_tracker.sh
+	node splittests/tracker/build.mjs
 
 check-tracker:
 	scripts/build_tracker.sh --check
+	node splittests/tracker/build.mjs --check
 
 # The Events API under load vs a minimal Django view (see bench/README.md). Installs wrk if missing.
 .PHONY: bench-ingest

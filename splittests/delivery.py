@@ -9,6 +9,7 @@ The running tests of a site are cached in this process for CACHE_SECONDS; a life
 once and reaches the other processes within that time.
 """
 
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from pathlib import Path
 
 from splittests import assignment
 
-RUNTIME_PATH = Path(__file__).resolve().parent / "tracker" / "runtime.js"
+# The minified build of tracker/runtime.js (splittests/tracker/build.mjs, `make build-tracker`).
+RUNTIME_PATH = Path(__file__).resolve().parent / "tracker" / "dist" / "runtime.js"
 CACHE_SECONDS = 10
 
 
@@ -109,19 +111,13 @@ def choose(test: TestInfo, *, visitor_id: int | None, pinned: int | None) -> int
     return None if index is None else test.variants[index].id
 
 
-_runtime_source = None
-
-
+@functools.cache
 def runtime_source() -> str:
-    global _runtime_source
-    if _runtime_source is None:
-        text = RUNTIME_PATH.read_text()
-        # The explanatory header is for readers of the repository, not for every visitor's download.
-        _runtime_source = text[text.index("*/") + 2 :].strip() if text.lstrip().startswith("/*") else text.strip()
-    return _runtime_source
+    return RUNTIME_PATH.read_text().strip()
 
 
 def script_body(config_: dict, core: bytes) -> bytes:
+    """One function scope around both, so the runtime's one name stays out of the page's globals."""
     data = json.dumps(config_, separators=(",", ":"), ensure_ascii=True)
-    head = f"/*! Humblytics split tests + tracker */\n(function(){{if(({runtime_source()})({data}))return;\n"
+    head = f"/*! Humblytics split tests + tracker */\n(function(){{{runtime_source()}\nif(humblyticsSplit({data}))return;\n"
     return head.encode() + core + b"})();\n"

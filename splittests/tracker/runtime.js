@@ -2,7 +2,7 @@
  * Humblytics split tests: the part of the per-site /js/script.js?site=DOMAIN that runs before the core tracker.
  *
  * The server (splittests/delivery.py) answers that URL with
- *     (function () { if ((<this function>)(CONFIG)) return; <the core tracker> })();
+ *     (function () { <this file, minified>; if (humblyticsSplit(CONFIG)) return; <the core tracker> })();
  * where CONFIG = {t: [{i: test id, p: control path, a: assigned variant id or null (not in the test),
  *                     k: "c" control | "r" redirect | "n" no-code, u: redirect URL, x: [[selector, action, name,
  *                     value]], r: {variant id: redirect URL}}]}
@@ -23,8 +23,11 @@
  * - SPA navigation (pushState, replaceState, popstate) to a test page runs that test too.
  * - Each exposure is POSTed to /api/exposure as {t: test, x: variant, v: view id, d: domain, u: URL} once the
  *   core tracker has made the page view's id.
+ *
+ * splittests/tracker/build.mjs minifies it into splittests/tracker/dist/runtime.js, the file that is served
+ * (`make build-tracker`; tests/splittests/test_runtime_build.py fails when the build is stale).
  */
-function (C) {
+var humblyticsSplit = function (C) {
   'use strict';
   var w = window;
   var d = document;
@@ -230,4 +233,4 @@ function (C) {
   w.addEventListener('popstate', navigated);
 
   return leaving;
-}
+};

@@ -22,7 +22,7 @@ def script(client, site="example.com", ua=CHROME, **headers):
 
 
 def config_of(body: bytes):
-    match = re.search(rb"\)\((\{.*?\})\)\)return;", body)
+    match = re.search(rb"if\(humblyticsSplit\((\{.*?\})\)\)return;", body)
     assert match, body[:300]
     return json.loads(match.group(1))
 

@@ -119,5 +119,6 @@ def runtime_source() -> str:
 def script_body(config_: dict, core: bytes) -> bytes:
     """One function scope around both, so the runtime's one name stays out of the page's globals."""
     data = json.dumps(config_, separators=(",", ":"), ensure_ascii=True)
-    head = f"/*! Humblytics split tests + tracker */\n(function(){{{runtime_source()}\nif(humblyticsSplit({data}))return;\n"
+    banner = "/*! Humblytics split tests + tracker */"
+    head = f"{banner}\n(function(){{{runtime_source()}\nif(humblyticsSplit({data}))return;\n"
     return head.encode() + core + b"})();\n"

@@ -343,7 +343,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=Config.seed)
     parser.add_argument("--reseed", action="store_true", help="seed again even if the database holds the seed")
     parser.add_argument("--runs", type=int, default=RUNS)
-    parser.add_argument("--only", help="run only the cases whose name contains this text")
+    parser.add_argument("--only", help="run only the cases whose name matches this regular expression")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the slowest SQL statements")
     parser.add_argument("--no-readme", action="store_true", help="do not write the table into bench/README.md")
     args = parser.parse_args(argv)
@@ -373,7 +373,7 @@ def main(argv=None):
             cases = dashboard_query_cases(site, config)
         cases += api_cases(site, config)
         if args.only:
-            cases = [case for case in cases if args.only in case.name]
+            cases = [case for case in cases if re.search(args.only, case.name)]
         measure(cases, runs=args.runs)
     result = table(cases)
     print("\n" + result + "\n")

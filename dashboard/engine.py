@@ -103,8 +103,9 @@ def utc_bounds(site, date_range):
 
 # --- the run -------------------------------------------------------------------------------------
 class _Run:
-    def __init__(self, site, query):
+    def __init__(self, site, query, memo=None):
         self.site, self.query = site, query
+        self.memo = {} if memo is None else memo  # shared by the runs of one page render (see run)
         self.tz, self.start, self.end = utc_bounds(site, query.date_range)
         self.goals = list(Goal.objects.filter(site=site)) if self._needs_goals() else []
         visits = Visit.objects.filter(site_id=site.pk, started_at__gte=self.start, started_at__lt=self.end)
@@ -481,8 +482,9 @@ def _sort_key(value):
     return (0, value) if not isinstance(value, str) else (1, value.lower())
 
 
-def run(site, query):
-    return _Run(site, query).run()
+def run(site, query, *, memo=None):
+    """Answer a query. Runs that pass one `memo` dict (one page render) share the rollup state and tail rows."""
+    return _Run(site, query, memo).run()
 
 
 def realtime_visitors(site, *, now=None, minutes=5):

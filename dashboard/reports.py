@@ -58,6 +58,7 @@ class Report:
         self.date_range = resolve_range(state, today=today, earliest=earliest)
         self.comparable = state.period != "all"
         self.label = range_label(self.date_range)
+        self.memo = {}  # the engine's per-render cache: rollup state and tail rows are read once
 
     def ask(self, metrics, *, dimensions=(), filters=None, date_range=None, order_by=None, limit=PAGE_SIZE, offset=0):
         payload = {
@@ -69,7 +70,7 @@ class Report:
         }
         if order_by:
             payload["order_by"] = order_by
-        return engine.run(self.site, build(payload, today=self.today, earliest=self.earliest))
+        return engine.run(self.site, build(payload, today=self.today, earliest=self.earliest), memo=self.memo)
 
     # --- top cards
     def cards(self):

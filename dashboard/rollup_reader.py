@@ -87,7 +87,10 @@ def families(run):
 
 
 def _state(run):
-    state = RollupState.objects.filter(site_id=run.site.pk).first()
+    key = ("rollup_state", run.site.pk)
+    if key not in run.memo:  # one read per page render, not one per engine run
+        run.memo[key] = RollupState.objects.filter(site_id=run.site.pk).first()
+    state = run.memo[key]
     if state is None or state.timezone != run.site.timezone or state.complete_until is None:
         return None
     return state
@@ -235,40 +238,22 @@ def _tail_from_snapshot(run, state, codes, result, tail_start, goals):
             entry.carry = carried
     first = tail_start - timedelta(days=1)  # the day before, for carries into the tail
     start, end = rollups.day_bounds(tz, first)[0], rollups.day_bounds(tz, date_range.end)[1]
-    active = set(
-        Visit.objects.filter(
-            site_id=site_id, last_seen_at__gte=cutoff, started_at__gte=start - timedelta(days=1), started_at__lt=end
-        ).values_list("visitor_id", flat=True)
-    )
-    if not active:
-        return
     fields = [dim for dim in codes if dim not in (rollups.TOTAL, rollups.PAGE, rollups.GOAL)]
-    visits = list(
-        Visit.objects.filter(
-            site_id=site_id, visitor_id__in=active, started_at__gte=start - timedelta(days=1), started_at__lt=end
-        ).values_list("id", "started_at", "last_seen_at", "visitor_id", "is_bounce", "duration", "pageviews", *fields)
-    )
-    ids = [row[0] for row in visits]
     timed = []  # (model, value column) of the event rows the dimensions need
     if rollups.PAGE in codes or (rollups.GOAL in codes and any(g.kind == "page" for g in goals)):
         timed.append((PageView, "pathname"))
     if rollups.GOAL in codes and any(g.kind != "page" for g in goals):
         timed.append((Event, "name"))
-    events = {
-        model: list(
-            model.objects.filter(site_id=site_id, visit_id__in=ids, timestamp__gte=start, timestamp__lt=end)
-            .values_list("timestamp", "visitor_id", "visit_id", column)
-        )
-        for model, column in timed
-    }  # fmt: skip
+    raw = _active_rows(run, site_id, tz, cutoff, start, end, [model for model, _ in timed])
+    if raw is None:
+        return
     matchers = rollups.goal_matchers(goals)
+    picked = [4 + _FIELD_INDEX[f] for f in fields]
 
     def sums(day, snapshot):
-        def keep(moment, settled):
-            return moment.astimezone(tz).date() == day and (not snapshot or settled < cutoff)
-
-        day_visits = [row[3:] for row in visits if keep(row[1], row[2])]
-        timed_rows = {m: [row[1:] for row in rows if keep(row[0], row[0])] for m, rows in events.items()}
+        # Rows are (local day, settled by the cutoff, …): split once per render (see _active_rows).
+        day_visits = [(*row[:4], *(row[i] for i in picked)) for row in raw["visits"].get((day, snapshot), ())]
+        timed_rows = {model: raw[model].get((day, snapshot), ()) for model, _ in timed}
         return rollups.aggregate(
             codes, fields, day_visits, timed_rows.get(PageView, ()), timed_rows.get(Event, ()), matchers
         )
@@ -298,3 +283,56 @@ def _tail_from_snapshot(run, state, codes, result, tail_start, goals):
                     if entry is not None:
                         entry.carry += count - then_carried[dim].get(value, 0)
         day += timedelta(days=1)
+
+
+_FIELD_INDEX = {name: index for index, name in enumerate(rollups.VISIT_FIELDS)}
+
+
+def _active_rows(run, site_id, tz, cutoff, start, end, models):
+    """The raw rows of the visitors active since the snapshot's cutoff, fetched once per page render.
+
+    {"visits": {(local day, snapshot): [(visitor_id, is_bounce, duration, pageviews, *VISIT_FIELDS)]},
+    PageView: {(local day, snapshot): [(visitor_id, visit_id, pathname)]}, Event: likewise with names}: a row
+    is under (day, False) always and under (day, True) too when the snapshot counted it (its visit had ended,
+    or it happened, before the cutoff). None when nobody was active.
+    """
+    key = ("active_rows", site_id, cutoff, start, end)
+    found = run.memo.get(key)
+    # A visit active after the cutoff started less than two days before it (as everywhere in the engine).
+    earliest = max(start - timedelta(days=1), cutoff - timedelta(days=2))
+    if found is None:
+        active = Visit.objects.filter(
+            site_id=site_id, last_seen_at__gte=cutoff, started_at__gte=earliest, started_at__lt=end
+        ).values("visitor_id")
+        rows = Visit.objects.filter(
+            site_id=site_id, visitor_id__in=active, started_at__gte=start - timedelta(days=1), started_at__lt=end
+        ).values_list("id", "started_at", "last_seen_at", "visitor_id", "is_bounce", "duration", "pageviews",
+                      *rollups.VISIT_FIELDS)  # fmt: skip
+        visits, ids, visitors = defaultdict(list), set(), set()
+        for visit_id, started, last_seen, *rest in rows:
+            day = started.astimezone(tz).date()
+            visits[(day, False)].append(rest)
+            if last_seen < cutoff:
+                visits[(day, True)].append(rest)
+            ids.add(visit_id)
+            visitors.add(rest[0])
+        found = run.memo[key] = {"visits": visits, "ids": ids, "visitors": visitors}
+    if not found["ids"]:
+        return None
+    for model in models:
+        if model not in found:
+            column = "pathname" if model is PageView else "name"
+            # By visitor over the range (page views: an index-only scan of the covering (site, timestamp) index),
+            # then kept to the visits above.
+            rows = model.objects.filter(
+                site_id=site_id, visitor_id__in=found["visitors"], timestamp__gte=start, timestamp__lt=end
+            ).values_list("timestamp", "visitor_id", "visit_id", column)
+            split = defaultdict(list)
+            for moment, visitor, visit_id, value in rows:
+                if visit_id in found["ids"]:
+                    day = moment.astimezone(tz).date()
+                    split[(day, False)].append((visitor, visit_id, value))
+                    if moment < cutoff:
+                        split[(day, True)].append((visitor, visit_id, value))
+            found[model] = split
+    return found

@@ -434,6 +434,10 @@ def bench(wrk, procs, workdir):
         "bot_drops_counted": final["bot_drops"],
         "non_202": ours["non202"] + ceiling["non202"],
         "socket_errors": sum(ours[k] + ceiling[k] for k in ("err_connect", "err_read", "err_write", "err_timeout")),
+        "socket_errors_detail": {
+            run: {k[4:]: counts[k] for k in ("err_connect", "err_read", "err_write", "err_timeout") if counts[k]}
+            for run, counts in (("ours", ours), ("ceiling", ceiling))
+        },
         "sent": {k: ours[k] for k in ("sent_pageviews", "sent_engagements", "sent_events", "sent_bots", "sent_tail")},
         "landed_detail": final,
         "cpu_cores_ceiling": ceiling_cpu,
@@ -478,7 +482,7 @@ def report(r):
          f"0 lost {mark(r['lost'] == 0)}"),
         ("main requests unanswered when wrk stopped", f"{r['in_flight_at_end']}", "0"),
         ("bot answers / bot drops counted", f"{r['bots_answered']:,} / {r['bot_drops_counted']:,}", ""),
-        ("non-202 answers / socket errors", f"{r['non_202']} / {r['socket_errors']}", ""),
+        ("non-202 answers / socket errors", f"{r['non_202']} / {r['socket_errors']} {r['socket_errors_detail']}", ""),
     ]  # fmt: skip
     print()
     print("| measure | value | target |")

@@ -150,3 +150,10 @@ def test_flush_events_refuses_a_bad_linger(settings):
 
     with pytest.raises(CommandError, match="--linger must be between 0 and 10"):
         call_command("flush_events", "--linger", "-1")
+
+
+def test_flush_events_refuses_a_bad_nice_value(settings):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="--nice must be between 0 and 19"):
+        call_command("flush_events", "--nice", "20")

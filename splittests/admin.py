@@ -3,18 +3,74 @@ read-only. Status, dates and the winner change only through the actions, never b
 winner asks which variant on an intermediate page and is refused, with the reasons, when the results do not allow it.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 
-from splittests import services
+from splittests import changes, paths, services
 from splittests.models import Exposure, SplitTest, Variant
 
 LOCKED = ["status", "winner", "stop_reason", "started_at", "stopped_at", "planned_visitors_per_variant"]
 
 
+class SplitTestAdminForm(forms.ModelForm):
+    """The tab's rules for what staff type: the control page is a path on the site."""
+
+    class Meta:
+        model = SplitTest
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        site, page = data.get("site"), data.get("page_path")
+        if site and page:
+            try:
+                data["page_path"] = paths.control_path(page, domain=site.domain)
+            except paths.PathError as error:
+                self.add_error("page_path", str(error))
+        return data
+
+
+class VariantAdminForm(forms.ModelForm):
+    class Meta:
+        model = Variant
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        test = data.get("test") or getattr(self.instance, "test", None)
+        kind = data.get("kind")
+        if kind == Variant.Kind.REDIRECT and test is not None and test.site_id:
+            try:
+                data["redirect_url"] = paths.redirect_target(
+                    data.get("redirect_url", ""), domain=test.site.domain, control=test.page_path
+                )
+            except paths.PathError as error:
+                self.add_error("redirect_url", str(error))
+        if kind == Variant.Kind.CHANGES:
+            raw = data.get("changes")
+            try:
+                if not isinstance(raw, list) or not raw:
+                    raise changes.ChangeError('write a list like [{"selector": "h1", "action": "text", "value": "Hi"}]')
+                data["changes"] = [
+                    changes.check(
+                        {"selector": str(c.get("selector", "")),
+                         "action": f"{c.get('action', '')}:{c['name']}" if c.get("name") else str(c.get("action", "")),
+                         "value": str(c.get("value", ""))},
+                        number,
+                    )
+                    if isinstance(c, dict) else changes.check({"selector": "", "action": "", "value": ""}, number)
+                    for number, c in enumerate(raw, start=1)
+                ]  # fmt: skip
+            except changes.ChangeError as error:
+                self.add_error("changes", str(error))
+        return data
+
+
 class VariantInline(admin.TabularInline):
     model = Variant
+    form = VariantAdminForm
     extra = 0
     fields = ["position", "name", "kind", "weight", "redirect_url", "changes"]
 
@@ -41,6 +97,7 @@ def _apply(modeladmin, request, queryset, service, verb):
 
 @admin.register(SplitTest)
 class SplitTestAdmin(admin.ModelAdmin):
+    form = SplitTestAdminForm
     list_display = ["name", "site", "status", "page_path", "goal_kind", "randomization", "started_at", "winner"]
     list_filter = ["status", "goal_kind", "randomization"]
     search_fields = ["name", "site__domain", "page_path"]

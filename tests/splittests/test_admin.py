@@ -6,7 +6,7 @@ from django.urls import reverse
 from accounts.models import User
 from splittests import services
 from splittests.models import Exposure, SplitTest
-from tests.splittests.conftest import REDIRECT_B, control_of, expose, fields, variant_named, variants
+from tests.splittests.conftest import REDIRECT_B, T0, control_of, expose, fields, variant_named, variants
 
 CHANGELIST = "admin:splittests_splittest_changelist"
 
@@ -73,3 +73,45 @@ def test_non_staff_cannot_open_the_admin(login, alice, running):
     response = login(alice).get(reverse(CHANGELIST))
     assert response.status_code == 302
     assert SplitTest.objects.get().status == "running"
+
+
+def test_staff_declare_a_clear_winner(login, staff, site, alice):
+    from tests.splittests.test_services import _converting
+
+    test = services.splittest_launch(
+        test=services.splittest_create(
+            site=site, user=alice, fields=fields(goal_kind="page", goal_path="/thanks"), variants=variants(REDIRECT_B)
+        ),
+        now=T0,
+    )
+    _converting(test, control_of(test), 400, 30, 1)
+    _converting(test, variant_named(test, "B"), 400, 120, 1001)
+    response = act(login(staff), "declare_winner", test, variant=variant_named(test, "B").pk)
+    assert [str(m) for m in response.context["messages"]] == ["B is declared the winner of Pricing headline."]
+    test.refresh_from_db()
+    assert (test.winner.name, test.status) == ("B", "stopped")
+
+
+def test_staff_create_a_test_with_the_tabs_rules(login, staff, site):
+    data = {
+        "site": site.pk, "name": "From the admin", "hypothesis": "", "page_path": "https://example.com/pricing/",
+        "status": "draft", "randomization": "user", "traffic_percent": "100", "goal_kind": "revenue_any",
+        "goal_path": "", "goal_event": "", "created_at_0": "2026-03-10", "created_at_1": "12:00:00",
+        "variants-TOTAL_FORMS": "2", "variants-INITIAL_FORMS": "0", "variants-MIN_NUM_FORMS": "0",
+        "variants-MAX_NUM_FORMS": "1000",
+        "variants-0-position": "0", "variants-0-name": "Control", "variants-0-kind": "control", "variants-0-weight": "1",
+        "variants-0-redirect_url": "", "variants-0-changes": "[]",
+        "variants-1-position": "1", "variants-1-name": "B", "variants-1-kind": "redirect", "variants-1-weight": "1",
+        "variants-1-redirect_url": "https://evil.org/", "variants-1-changes": "[]",
+    }  # fmt: skip
+    client = login(staff)
+    response = client.post(reverse("admin:splittests_splittest_add"), data)
+    assert response.status_code == 200
+    assert "Redirect within example.com" in response.content.decode()
+    assert not SplitTest.objects.exists()
+    data["variants-1-redirect_url"] = "/pricing-b"
+    response = client.post(reverse("admin:splittests_splittest_add"), data)
+    assert response.status_code == 302
+    test = SplitTest.objects.get()
+    assert test.page_path == "/pricing"
+    assert [v.name for v in test.variants.all()] == ["Control", "B"]

@@ -209,3 +209,9 @@ def test_the_beat_schedule_runs_the_auto_stop():
     from humblytics.celery import app
 
     assert app.conf.beat_schedule["splittests-auto-stop"]["task"] == "splittests.auto_stop"
+
+
+def test_the_auto_stop_task_is_registered_with_celery():
+    from humblytics.celery import app
+
+    assert "splittests.auto_stop" in app.tasks

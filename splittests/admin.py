@@ -19,7 +19,7 @@ class SplitTestAdminForm(forms.ModelForm):
 
     class Meta:
         model = SplitTest
-        fields = "__all__"
+        fields = ["site", "page_path"]  # the admin adds the rest of its fields
 
     def clean(self):
         data = super().clean()
@@ -35,7 +35,7 @@ class SplitTestAdminForm(forms.ModelForm):
 class VariantAdminForm(forms.ModelForm):
     class Meta:
         model = Variant
-        fields = "__all__"
+        fields = ["kind", "redirect_url", "changes"]  # the inline adds the rest of its fields
 
     def clean(self):
         data = super().clean()

@@ -45,6 +45,8 @@ def _id(body, key, what):
 def parse(raw: bytes) -> Incoming:
     try:
         body = json.loads(raw, parse_constant=_refuse_constant)
+    except ExposureError:
+        raise
     except (ValueError, RecursionError):
         raise ExposureError("body: not valid JSON") from None
     if not isinstance(body, dict):

@@ -62,6 +62,7 @@ def row_display(row: Row, currency: str, *, is_control: bool):
         "chance": DASH if is_control else pct(row.chance_to_beat.value if row.chance_to_beat else None, 1),
         "revenue_uplift": DASH if is_control else interval_text(row.revenue_uplift),
         "revenue_p_value": DASH if is_control else p_text(row.revenue_p_value),
+        "revenue_reason": None if is_control else reason(row.revenue_uplift),
         "evidence_percent": 0 if is_control else round(row.evidence * 100),
         "declaration": row.declaration,
     }

@@ -183,13 +183,13 @@ def test_it_rejects_oversized_body(client, running):
         (b"\xff\xfe", "body: not valid JSON"),
         (b"[1, 2]", "body: must be a JSON object"),
         (b'{"t": NaN}', "body: NaN is not JSON"),
-        (b"[" * 100_00 + b"]" * 100_00, "body: not valid JSON"),
+        (b"[" * 4000 + b"]" * 4000, "body: not valid JSON"),  # nesting deep enough to overflow the parser
     ],
 )
 def test_it_rejects_malformed_bodies(client, db, body, error):
-    response = post(client, body[:8000])
+    response = post(client, body)
     assert response.status_code == 400
-    assert response.json()["error"].startswith(error.split(":")[0])
+    assert response.json()["error"] == error
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Sum
 
+from dashboard import segment_reader
 from dashboard.query import TIME_DIMENSIONS, VISIT_DIMENSIONS
 from tracking import rollups
 from tracking.models import DailyRollup, Event, PageView, ProvisionalRollup, RollupState, Visit
@@ -27,7 +28,7 @@ def _dimension_code(run):
     from dashboard.engine import provided_metrics
 
     provided = provided_metrics(query)
-    if query.filters or not set(query.metrics) - provided <= ROLLUP_METRICS:
+    if not set(query.metrics) - provided <= ROLLUP_METRICS:
         return None
     if "time:hour" in query.dimensions:
         return None  # hours are cheap from raw rows: a day at most
@@ -45,14 +46,46 @@ def _dimension_code(run):
 
 def families(run):
     """{key: metric sums} like the raw engine's, or None to fall back to raw rows."""
-    code = _dimension_code(run)
+    planned = segment_reader.plan(run.query)
+    code = _dimension_code(run) if planned is not None else None
     if code is None:
         return None
     state = _state(run)
     if state is None:
         return None
+    segment, predicates = planned
+    entry_metrics = {"bounce_rate", "visit_duration", "views_per_visit"} & set(run.query.metrics)
+    codes = [code, "entry_page"] if code == rollups.PAGE and entry_metrics else [code]
+    if segment is None:
+        out = _families_1d(run, code, codes, state)
+    else:
+        out = _families_segment(run, segment, code, codes, state)
+    if out is None or not predicates:
+        return out
+    return {key: values for key, values in out.items() if segment_reader.keep_row(key, run.query, predicates)}
+
+
+def _families_segment(run, segment, code, codes, state):
+    entries = segment_reader.daily(run, segment, codes, state)
+    if entries is None:
+        return None
+    out = defaultdict(dict)
+    for dim in codes:
+        sums = segment_reader.totals(run, entries[dim], lambda day, value: _key(run, run.time_dim, day, value, code))
+        for key, (visitors, visits, bounces, duration, pageviews) in sums.items():
+            if dim == code:
+                out[key].update(
+                    visitors=visitors, visits=visits, bounces=bounces, duration=duration, pageviews=pageviews
+                )
+            else:
+                out[key].update(bounce_entries=visits, bounces=bounces, duration=duration, entry_pageviews=pageviews)
+    if code == rollups.PAGE:
+        out = {key: values for key, values in out.items() if "visitors" in values}
+    return out
+
+
+def _families_1d(run, code, codes, state):
     date_range = run.query.date_range
-    codes = [code, "entry_page"] if code == rollups.PAGE else [code]
     daily = _daily(run, codes, state)
     time_dim = run.time_dim
     out = defaultdict(dict)
@@ -99,7 +132,10 @@ def _state(run):
 def goal_families(run, families):
     """Fill `families` for an unfiltered breakdown by goal from the goal rollups; False to fall back to raw rows."""
     query = run.query
-    if list(query.dimensions) != ["event:goal"] or query.filters or not set(query.metrics) <= GOAL_METRICS:
+    if list(query.dimensions) != ["event:goal"] or not set(query.metrics) <= GOAL_METRICS:
+        return False
+    planned = segment_reader.plan(query)
+    if planned is None or planned[1]:
         return False
     if "visits" in query.metrics:
         return False  # converted visits per day would count a visit across midnight twice: raw rows
@@ -109,8 +145,21 @@ def goal_families(run, families):
     goals = run.goals  # loaded by the run for any event:goal query
     if not {g.pk for g in goals} <= set(state.goals_filled):
         return False  # a goal not backfilled yet: raw rows
-    daily = _daily(run, [rollups.GOAL, rollups.TOTAL], state, goals)
-    sums = {dim: _sum(entries, query.date_range.end) for dim, entries in daily.items()}
+    segment = planned[0]
+    if segment is None:
+        daily = _daily(run, [rollups.GOAL, rollups.TOTAL], state, goals)
+        sums = {dim: _sum(entries, query.date_range.end) for dim, entries in daily.items()}
+    else:
+        daily = segment_reader.daily(run, segment, [rollups.GOAL, rollups.TOTAL], state, goals)
+        if daily is None:
+            return False
+        sums = {
+            dim: {
+                key[0]: [values[0], values[1], values[4]]
+                for key, values in segment_reader.totals(run, entries, lambda day, value: (value,)).items()
+            }
+            for dim, entries in daily.items()
+        }
     total = sums[rollups.TOTAL].get("", [0, 0, 0])[0]
     for goal in goals:
         visitors, visits, events = sums[rollups.GOAL].get(str(goal.pk), [0, 0, 0])

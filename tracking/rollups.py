@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone as dj_timezone
 
-from tracking.models import DailyRollup, Event, PageView, ProvisionalRollup, RollupState, Visit
+from tracking.models import DailyRollup, Event, PageView, ProvisionalRollup, RollupState, SegmentRollup, Visit
 
 TOTAL = ""
 PAGE = "page"
@@ -196,8 +196,11 @@ def rollups_fill(site, *, now=None, max_days=None):
         filled += 1
         day += timedelta(days=1)
     if max_days is None:
+        from tracking.rollup_segments import segments_fill  # it builds on this module
+
         goals_backfill(site)
         provisional_refresh(site, now=now)
+        segments_fill(site)
     return filled
 
 
@@ -327,4 +330,5 @@ def rollups_reset(site):
     """Forget a site's rollups (its timezone changed, or data was imported into the past)."""
     DailyRollup.objects.filter(site=site).delete()
     ProvisionalRollup.objects.filter(site=site).delete()
+    SegmentRollup.objects.filter(site=site).delete()
     RollupState.objects.filter(site=site).delete()

@@ -88,9 +88,9 @@ def test_a_timezone_change_rebuilds_the_days(data):
     assert answers(data) == expected
 
 
-def test_filtered_queries_never_use_rollups(data):
+def test_filtered_queries_never_use_the_unfiltered_rollups(data):
     rollups.rollups_fill(data, now=AFTER_EVERYTHING)
-    DailyRollup.objects.filter(site=data).update(visitors=999)  # rollups poisoned: a filtered query must not see them
+    DailyRollup.objects.filter(site=data).update(visitors=999)  # poisoned: a filtered total must not see them
     result = engine.run(
         data,
         build(

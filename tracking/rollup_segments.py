@@ -1,0 +1,179 @@
+"""Segment rollups: each complete day summed per dimension value under one common visit filter.
+
+`source is Google` is a segment (segment_dim "source", segment_value "Google"); a dashboard with that one
+filter reads the segment's rows instead of every Google visit. A segment's rows are summed by the same
+function as the daily rollups (`tracking.rollups.aggregate`) over the segment's visits and their page
+views and events, so every path counts alike.
+
+Unique visitors stay exact: each row carries `carry_in`, the visitor ids seen with its segment and value
+on its day and on the day before (from the raw rows of the day before, which are kept), so over a run
+of days the visitors are the daily sum minus every carry_in after the first day. The same computation
+answers a day that is not complete yet at read time (`day_rows` with `only`), for the one segment asked.
+
+Filled idempotently after the daily rollups: a day's rows are deleted and inserted in one transaction
+that also moves RollupState.segments_until, so a crashed fill redoes that day.
+"""
+
+from collections import defaultdict
+from datetime import timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from django.db import connection, transaction
+
+from tracking.models import Event, PageView, RollupState, SegmentRollup, Visit
+from tracking.rollups import GOAL, PAGE, TOTAL, _first_day, _site_goals, aggregate, day_bounds, goal_matchers
+
+# The filters served from segments: visit-level, few values, the ones a dashboard user clicks most.
+SEGMENT_DIMS = ("source", "channel", "country", "device")
+# What a segment is broken down by: the dashboard's panels (other breakdowns under a filter read raw rows).
+# (Regions, cities and exit pages are left out: many values, rarely looked at under a filter, costly to fill.)
+SEGMENT_VISIT_DIMS = (TOTAL, "source", "channel", "utm_campaign", "entry_page", "country", "browser", "os", "device")
+SEGMENT_BREAKDOWNS = (*SEGMENT_VISIT_DIMS, PAGE, GOAL)
+_VISIT_SPAN = timedelta(days=2)  # a row's visit started at most this long before it (as in the engine)
+_FIELDS = tuple(sorted({*SEGMENT_DIMS, *(d for d in SEGMENT_VISIT_DIMS if d)}))
+
+
+class _Rows:
+    """One day's raw rows with each row's segment values: visits, and page views and events by their visit."""
+
+    def __init__(self, site_id, tz, day, goals, only=None, dims=SEGMENT_BREAKDOWNS):
+        lo, hi = day_bounds(tz, day)
+        where = {only[0]: only[1]} if only else {}
+        visits = Visit.objects.filter(site_id=site_id, started_at__gte=lo, started_at__lt=hi, **where)
+        self.visits = list(visits.values_list("visitor_id", "is_bounce", "duration", "pageviews", *_FIELDS))
+        self.pageviews, self.events = [], []
+        owners = {f"visit__{k}": v for k, v in where.items()}
+        bounded = {"visit__started_at__gte": lo - _VISIT_SPAN, "visit__started_at__lt": hi, **owners}
+        segment_columns = [f"visit__{dim}" for dim in SEGMENT_DIMS]
+        if PAGE in dims or (GOAL in dims and any(g.kind == "page" for g in goals)):
+            rows = PageView.objects.filter(site_id=site_id, timestamp__gte=lo, timestamp__lt=hi, **bounded)
+            self.pageviews = list(rows.values_list("visitor_id", "visit_id", "pathname", *segment_columns))
+        if GOAL in dims and any(g.kind != "page" for g in goals):
+            rows = Event.objects.filter(site_id=site_id, timestamp__gte=lo, timestamp__lt=hi, **bounded)
+            self.events = list(rows.values_list("visitor_id", "visit_id", "name", *segment_columns))
+        self.visitors = {row[0] for row in self.visits} | {row[0] for row in self.pageviews}
+        self.visitors |= {row[0] for row in self.events}
+
+    def by_segment(self, segment_dim, visitors=None):
+        """{segment value: (visits, page views, events)} in aggregate()'s row shapes."""
+        v_index, e_index = 4 + _FIELDS.index(segment_dim), 3 + SEGMENT_DIMS.index(segment_dim)
+        out = defaultdict(lambda: ([], [], []))
+        for row in self.visits:
+            if visitors is None or row[0] in visitors:
+                out[row[v_index] or ""][0].append(row)
+        for position, rows in ((1, self.pageviews), (2, self.events)):
+            for row in rows:
+                if visitors is None or row[0] in visitors:
+                    out[row[e_index] or ""][position].append(row[:3])
+        return out
+
+
+def _cached(matchers):
+    """The goal matchers, each path tested once per day (a few thousand paths, a hundred thousand views)."""
+    pages, events = matchers
+    return [(gid, lru_cache(maxsize=None)(match)) for gid, match in pages], events
+
+
+def segment_stats(today, before, dims, goals, segments=SEGMENT_DIMS):
+    """{(segment_dim, segment_value): {dimension: {value: Stats}}} of a day (`today`, a _Rows), with Stats.carry
+    holding carry_in: the visitor ids with that segment and value on this day and the day before (`before`)."""
+    matchers = _cached(goal_matchers(goals))
+    visit_dims = [d for d in dims if d not in (PAGE, GOAL)]
+    result = {}
+    both = today.visitors & before.visitors if before is not None else set()
+    for segment_dim in segments:
+        dims_here = [d for d in dims if d != segment_dim]  # by its own dimension: the daily rollup's rows
+        fields = [d for d in visit_dims if d and d != segment_dim]
+        for value, (visits, pageviews, events) in today.by_segment(segment_dim).items():
+            rows = [(*row[:4], *(row[4 + _FIELDS.index(f)] for f in fields)) for row in visits]
+            stats, _ = aggregate(dims_here, fields, rows, pageviews, events, matchers)
+            result[(segment_dim, value)] = stats
+        if not both:
+            continue
+        pairs = {}
+        for rows_of, key in ((today, 0), (before, 1)):
+            for value, (visits, pageviews, events) in rows_of.by_segment(segment_dim, both).items():
+                rows = [(*row[:4], *(row[4 + _FIELDS.index(f)] for f in fields)) for row in visits]
+                pairs[(key, value)] = aggregate(dims_here, fields, rows, pageviews, events, matchers)[1]
+        for (key, value), today_pairs in pairs.items():
+            if key != 0 or (1, value) not in pairs or (segment_dim, value) not in result:
+                continue
+            before_pairs, stats = pairs[(1, value)], result[(segment_dim, value)]
+            for dim, seen in today_pairs.items():
+                for _visitor, dim_value in seen & before_pairs.get(dim, set()):
+                    entry = stats[dim].get(dim_value)
+                    if entry is not None:
+                        entry.carry += 1
+    return result
+
+
+def day_rows(site_id, tz, day, *, goals=(), only=None, dims=SEGMENT_BREAKDOWNS, rows=None):
+    """[(segment_dim, segment_value, dimension, value, Stats with carry_in as .carry)] of one day: every segment,
+    or with `only` ((segment_dim, value)) that one. `rows` may pass (today, before) _Rows already fetched."""
+    today, before = rows or (
+        _Rows(site_id, tz, day, goals, only, dims),
+        _Rows(site_id, tz, day - timedelta(days=1), goals, only, dims),
+    )
+    segments = (only[0],) if only else SEGMENT_DIMS
+    return [
+        (segment_dim, segment_value, dim, value, stats)
+        for (segment_dim, segment_value), by_dim in segment_stats(today, before, dims, goals, segments).items()
+        for dim, values in by_dim.items()
+        for value, stats in values.items()
+    ]
+
+
+def segments_fill(site, *, max_days=None):
+    """Fill the segment rows of every complete day not filled yet. Returns the number of days filled."""
+    state = RollupState.objects.filter(site=site).first()
+    if state is None or state.complete_until is None or state.timezone != site.timezone:
+        return 0
+    tz, goals = ZoneInfo(site.timezone), _site_goals(site)
+    goal_ids = sorted(g.pk for g in goals)
+    if state.segments_until is not None and goal_ids != sorted(state.segment_goals):
+        segments_reset(site)  # a goal was added or removed: every day's goal rows change (rare)
+        state.segments_until = None
+    day = state.segments_until + timedelta(days=1) if state.segments_until else _first_day(site, tz)
+    filled, before = 0, None
+    while day is not None and day <= state.complete_until and (max_days is None or filled < max_days):
+        before = before or _Rows(site.pk, tz, day - timedelta(days=1), goals)
+        today = _Rows(site.pk, tz, day, goals)
+        rows = day_rows(site.pk, tz, day, goals=goals, rows=(today, before))
+        with transaction.atomic():
+            locked = RollupState.objects.select_for_update().get(pk=state.pk)
+            if locked.segments_until is not None and locked.segments_until >= day:
+                break  # another filler got here first
+            SegmentRollup.objects.filter(site=site, day=day).delete()
+            _store(site, day, rows)
+            RollupState.objects.filter(pk=state.pk).update(segments_until=day, segment_goals=goal_ids)
+        filled, before, day = filled + 1, today, day + timedelta(days=1)
+    return filled
+
+
+_STORED = ("site_id", "day", "segment_dim", "segment_value", "dimension", "value", "visitors", "visits", "bounces",
+           "duration", "pageviews", "carry_in")  # fmt: skip
+
+
+def _store(site, day, rows):
+    """Insert a day's rows: with COPY on PostgreSQL (a day is ~100 k rows), bulk_create elsewhere."""
+    values = (
+        (site.pk, day, sd, sv[:2000], dim, value[:2000], s.visitors, s.visits, s.bounces, s.duration, s.pageviews,
+         s.carry)
+        for sd, sv, dim, value, s in rows
+    )  # fmt: skip
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            copy = f"COPY {SegmentRollup._meta.db_table} ({', '.join(_STORED)}) FROM STDIN"
+            with cursor.cursor.copy(copy) as writer:
+                for row in values:
+                    writer.write_row(row)
+        return
+    SegmentRollup.objects.bulk_create(
+        [SegmentRollup(**dict(zip(_STORED, row, strict=True))) for row in values], batch_size=2000
+    )
+
+
+def segments_reset(site):
+    SegmentRollup.objects.filter(site=site).delete()
+    RollupState.objects.filter(site=site).update(segments_until=None, segment_goals=[])

@@ -59,6 +59,12 @@ check-tracker:
 bench-ingest: install
 	$(PY) bench/ingest.py
 
+# CPU per event, stage by stage, in one process (view, ceiling, flusher, its PostgreSQL backend): steady numbers
+# on a busy machine, for judging one change at a time (see bench/README.md).
+.PHONY: bench-ingest-cpu
+bench-ingest-cpu: install
+	$(PY) bench/ingest_cpu.py
+
 # The browser tests (tests/tracking/browser) drive Debian's Chromium through Playwright, which cannot download
 # its own browsers here. Installed once, as root (CI and the dev machines run as root).
 .PHONY: chromium

@@ -7,8 +7,8 @@ script (splittests/delivery.py) and handed to the page inside that script:
   keyed with the day's salt. The same visitor gets the same variant on every page load and visit until the salt
   rotates at midnight UTC (or their IP address or browser changes): then they are a new visitor, possibly in
   another variant. That is as long as "user-level" can last without cookies.
-- session-level: a fresh random draw when a visit starts; later page loads of the same visit are pinned to the
-  variant its first exposure recorded (services.splittest_pinned_variant).
+- session-level: a fresh random draw on the first page of a visit; later page loads of the visit keep the variant
+  its first exposure recorded, or (when it recorded none) draw from the visit's start (selectors.session_state).
 
 Two independent 32-bit draws: one decides whether the visitor enters the test at all (the traffic share), the other
 which variant, so changing the share never reshuffles the split among those who are in.
@@ -21,7 +21,8 @@ from collections.abc import Sequence
 SCALE = 2**32
 
 
-def draws_for_visitor(*, test_id: int, visitor_id: int) -> tuple[float, float]:
+def draws_for_visitor(*, test_id: int, visitor_id: int | str) -> tuple[float, float]:
+    """Two draws from the visitor id (or, session-level, the visitor id and their visit's start)."""
     digest = hashlib.blake2b(f"splittest|{test_id}|{visitor_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest[:4], "big") / SCALE, int.from_bytes(digest[4:], "big") / SCALE
 

@@ -97,12 +97,18 @@ def config(tests: SiteTests, *, choices: dict[int, int | None]) -> dict:
     return {"t": out}
 
 
-def choose(test: TestInfo, *, visitor_id: int | None, pinned: int | None) -> int | None:
-    """This visitor's variant id, or None outside the test's traffic share."""
+def choose(test: TestInfo, *, visitor_id: int | None, pinned: int | None = None, visit_key: str | None = None):
+    """This visitor's variant id, or None outside the test's traffic share.
+
+    User-level: from the visitor id. Session-level: the variant the visit already saw (pinned), else from the
+    visit (visit_key: its start), else — the first page of a new visit — a fresh random draw.
+    """
     if pinned is not None and any(v.id == pinned for v in test.variants):
         return pinned
     if test.randomization == "user" and visitor_id is not None:
         draws = assignment.draws_for_visitor(test_id=test.id, visitor_id=visitor_id)
+    elif visit_key is not None and visitor_id is not None:
+        draws = assignment.draws_for_visitor(test_id=test.id, visitor_id=f"{visitor_id}|{visit_key}")
     else:
         draws = assignment.random_draws()
     index = assignment.assign(

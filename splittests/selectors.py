@@ -58,8 +58,12 @@ def running_tests_of(*, domain):
     )
 
 
-def pinned_variant(*, site_id, test_id, visitor_id, now=None):
-    """Session-level tests: the variant this visit already saw (its first exposure), or None for a new visit."""
+def session_state(*, site_id, test_id, visitor_id, now=None):
+    """Session-level tests: (the variant this visit already saw, when the visit started), each None when unknown.
+
+    A visit is the tracker's: the visitor's page views with at most 30 minutes idle. Its first exposure pins the
+    variant for the rest of the visit; before that, the visit's start keys the draw, so page loads agree.
+    """
     now = now or timezone.now()
     visit_start = (
         Visit.objects.filter(site_id=site_id, visitor_id=visitor_id, last_seen_at__gte=now - VISIT_IDLE)
@@ -68,12 +72,13 @@ def pinned_variant(*, site_id, test_id, visitor_id, now=None):
         .first()
     )
     since = visit_start - report.EXPOSURE_SLACK if visit_start else now - VISIT_IDLE
-    return (
+    pinned = (
         Exposure.objects.filter(test_id=test_id, visitor_id=visitor_id, created_at__gte=since)
         .order_by("created_at")
         .values_list("variant_id", flat=True)
         .first()
     )
+    return pinned, visit_start
 
 
 def exposed_visitors_per_variant(*, test):

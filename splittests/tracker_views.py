@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from splittests import delivery, services
 from splittests.exposure import MAX_BODY_BYTES, ExposureError, parse
-from splittests.selectors import pinned_variant
+from splittests.selectors import session_state
 from tracking import devices, privacy
 from tracking.ingest import is_local_host
 from tracking.services import salt_for_day
@@ -63,10 +63,11 @@ def site_script_body(request, core: bytes, *, now=None) -> bytes:
     visitor_id = _visitor_id(request.META, tests.site_id, now)
     choices = {}
     for test in tests.tests:
-        pinned = None
+        pinned = visit_start = None
         if test.randomization == "session":
-            pinned = pinned_variant(site_id=tests.site_id, test_id=test.id, visitor_id=visitor_id, now=now)
-        choices[test.id] = delivery.choose(test, visitor_id=visitor_id, pinned=pinned)
+            pinned, visit_start = session_state(site_id=tests.site_id, test_id=test.id, visitor_id=visitor_id, now=now)
+        visit_key = visit_start.isoformat() if visit_start else None
+        choices[test.id] = delivery.choose(test, visitor_id=visitor_id, pinned=pinned, visit_key=visit_key)
     return delivery.script_body(delivery.config(tests, choices=choices), core)
 
 

@@ -242,3 +242,25 @@ def test_it_drops_what_it_must_not_count(client, running, setup, overrides, ua, 
 def test_a_test_of_another_site_is_not_recorded_for_this_one(client, running, charlies_site):
     response = post(client, payload(running, control_of(running), d="charlie.dev"))
     assert (response.status_code, response["X-Humblytics-Dropped"]) == (202, "test-not-running")
+
+
+def test_session_level_draws_afresh_for_a_new_visit_and_from_the_visit_within_one(rf, site, running):
+    from django.utils import timezone
+
+    from splittests.tracker_views import _visitor_id
+    from tests.tracking.factories import record
+    from tracking.services import events_store
+
+    running.randomization, running.traffic_percent = "session", 50
+    running.save()
+    delivery.forget()
+    request = rf.get("/js/script.js", {"site": "example.com"}, HTTP_USER_AGENT=CHROME, REMOTE_ADDR="198.51.100.20")
+
+    def loads():
+        return {config_of(site_script_body(request, _script().raw))["t"][0]["a"] for _ in range(20)}
+
+    assert len(loads()) > 1  # no visit yet: each first page of a visit is a new draw
+    now = timezone.now()
+    visitor = _visitor_id(request.META, site.pk, now)
+    events_store([record(site, visitor=visitor, ts=(now.timestamp() - 300), path="/")])
+    assert len(loads()) == 1  # the open visit keys the draw: every page load of it agrees

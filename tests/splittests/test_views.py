@@ -208,3 +208,24 @@ def test_the_calculator_explains_impossible_plans(login, vera, site):
     response = login(vera).get(BASE + "calculator/", query)
     assert response.status_code == 400
     assert "must be a rate between 0 and 1" in response.content.decode()
+
+
+def test_an_admin_declares_a_clear_winner_from_the_results(login, bob, site, alice):
+    from splittests import services
+    from tests.splittests.conftest import REDIRECT_B, T0, fields, variants
+    from tests.splittests.test_services import _converting
+
+    test = services.splittest_launch(
+        test=services.splittest_create(
+            site=site, user=alice, fields=fields(goal_kind="page", goal_path="/thanks"), variants=variants(REDIRECT_B)
+        ),
+        now=T0,
+    )
+    _converting(test, control_of(test), 400, 30, 1)
+    _converting(test, variant_named(test, "B"), 400, 120, 1001)
+    client = login(bob)
+    assert "Declare B the winner" in client.get(BASE + f"{test.pk}/").content.decode()
+    response = client.post(BASE + f"{test.pk}/declare/", {"variant": variant_named(test, "B").pk}, follow=True)
+    assert "B is declared the winner; the test is stopped." in response.content.decode()
+    test.refresh_from_db()
+    assert (test.winner.name, test.status) == ("B", "stopped")

@@ -210,3 +210,18 @@ def test_bots_get_the_control_and_no_exposure(visitor, customer, site, alice, us
         wait_for(lambda: PageView.objects.filter(site=site, view_id=view_id).exists())
     page.wait_for_timeout(300)  # an exposure would have been sent by now
     assert not Exposure.objects.exists()
+
+
+def test_an_expired_or_forged_assignment_parameter_is_removed_and_counts_nothing(visitor, customer, site, alice):
+    test = launch(site, alice, page="/landing", treatment=redirect_b())
+    control, b = (test.variants.get(name=name).pk for name in ("Control", "B"))
+    tokens = [f"{test.pk}.{b}.1", f"{test.pk}.{control}.9999999999", f"999999.{b}.9999999999", "garbage"]
+    for token in tokens:
+        page = visitor()
+        page.goto(customer.url(f"/landing-b/?hx_t={token}&plan=pro"))
+        view_id = settled(page)
+        assert page.evaluate("location.search") == "?plan=pro"
+        assert page.evaluate("document.querySelectorAll('link[rel=canonical]').length") == 1  # only the page's own
+        wait_for(lambda view_id=view_id: PageView.objects.filter(site=site, view_id=view_id).exists())
+    page.wait_for_timeout(300)
+    assert not Exposure.objects.exists()

@@ -116,6 +116,10 @@ def test_a_redirect_test_splits_visitors_without_painting_or_counting_the_contro
     )
     assert views == {view_id: path for view_id, (path, _, _) in landed.items()}
     assert Exposure.objects.filter(test=test).count() == VISITORS
+    # Each exposure is keyed by its page view's id and carries that page view's cookie-free visitor id.
+    visitors = dict(PageView.objects.filter(site=site).values_list("view_id", "visitor_id"))
+    assert dict(Exposure.objects.values_list("view_id", "visitor_id")) == visitors
+    assert len(set(visitors.values())) == VISITORS
     b_visits = Visit.objects.filter(site=site, entry_page="/landing-b/")
     assert b_visits.count() == counts[1]
     assert set(b_visits.values_list("referrer_host", "utm_source")) == {("news.ycombinator.com", "newsletter")}

@@ -78,10 +78,15 @@ var humblyticsSplit = function (C) {
     }
   }
 
-  // After the current script (and so the core tracker's new view id) is done.
+  // After the current script (and so the core tracker's new view id) is done; a prerendered page only once it is
+  // really shown, as the core tracker counts its page view.
   function flush() {
     var H = w.Humblytics;
     if (!H || !H.viewId) return;
+    if (d.prerendering) {
+      d.addEventListener('prerenderingchange', flush, { once: true });
+      return;
+    }
     pending.splice(0).forEach(function (e) {
       send({ t: e[0], x: e[1], v: H.viewId, d: domain, u: loc.href });
     });

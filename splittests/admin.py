@@ -68,9 +68,18 @@ class VariantAdminForm(forms.ModelForm):
         return data
 
 
+class VariantFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        kept = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        if kept and sum(1 for f in kept if f.cleaned_data.get("kind") == Variant.Kind.CONTROL) != 1:
+            raise ValidationError("Exactly one variant is the control.")
+
+
 class VariantInline(admin.TabularInline):
     model = Variant
     form = VariantAdminForm
+    formset = VariantFormSet
     extra = 0
     fields = ["position", "name", "kind", "weight", "redirect_url", "changes"]
 

@@ -195,6 +195,22 @@ def build(
     )
     mode = FIXED if planned_reached and requested_mode in (None, FIXED) else SEQUENTIAL
 
+    if (
+        len(ordered) < 2
+        or sum(1 for r in ordered if r.variant.is_control) != 1
+        or not sum(r.variant.weight for r in ordered)
+    ):
+        # Only a broken setup (edited by hand in the admin) gets here: counts, but nothing to compare.
+        report = Report(
+            rows=ordered, mode=mode, planned_reached=planned_reached,
+            planned_visitors_per_variant=planned_visitors_per_variant,
+            srm_p_value=Estimate.undefined("the test needs the control and a variant with weights"),
+            srm_mismatch=False, correction_note="", alpha=alpha,
+            declarable={r.variant.id: ("The test needs exactly one control and at least one variant.",) for r in ordered},
+        )  # fmt: skip
+        report.warnings.append("This test needs exactly one control and at least one variant: nothing to compare.")
+        return report
+
     srm = sample_ratio_mismatch([r.visitors for r in ordered], [r.variant.weight for r in ordered])
     control, treatments = ordered[0], ordered[1:]
     expected = 2 * planned_visitors_per_variant if planned_visitors_per_variant else DEFAULT_EXPECTED_VISITORS

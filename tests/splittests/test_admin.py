@@ -105,6 +105,9 @@ def test_staff_create_a_test_with_the_tabs_rules(login, staff, site):
         "variants-1-redirect_url": "https://evil.org/", "variants-1-changes": "[]",
     }  # fmt: skip
     client = login(staff)
+    response = client.post(reverse("admin:splittests_splittest_add"), {**data, "variants-1-kind": "control"})
+    assert response.status_code == 200
+    assert "Exactly one variant is the control." in response.content.decode()
     response = client.post(reverse("admin:splittests_splittest_add"), data)
     assert response.status_code == 200
     assert "Redirect within example.com" in response.content.decode()

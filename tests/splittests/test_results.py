@@ -200,3 +200,18 @@ def test_the_chart_is_the_cumulative_conversion_rate_per_day(site, alice):
     result = splittest_results(test=test, now=day2 + timedelta(hours=1))
     assert result.chart_labels == ["10 Mar", "11 Mar"]
     assert result.chart_series == [("Control", [50.0, 25.0]), ("B", [0.0, 50.0])]
+
+
+def test_a_test_left_with_only_its_control_shows_counts_and_says_why(running):
+    variant_named(running, "B").delete()
+    expose(running, control_of(running), 1)
+    result = splittest_results(test=running)
+    assert rows_of(result) == [("Control", 1, 0, "0.00")]
+    assert result.warnings == ["This test needs exactly one control and at least one variant: nothing to compare."]
+
+
+def test_the_page_of_a_broken_test_still_renders(login, alice, running):
+    variant_named(running, "B").delete()
+    control_of(running).delete()
+    response = login(alice).get(f"/sites/example.com/split-tests/{running.pk}/")
+    assert response.status_code == 200

@@ -201,14 +201,15 @@ def build(
         or not sum(r.variant.weight for r in ordered)
     ):
         # Only a broken setup (edited by hand in the admin) gets here: counts, but nothing to compare.
+        broken = "The test needs exactly one control and at least one variant."
         report = Report(
             rows=ordered, mode=mode, planned_reached=planned_reached,
             planned_visitors_per_variant=planned_visitors_per_variant,
             srm_p_value=Estimate.undefined("the test needs the control and a variant with weights"),
             srm_mismatch=False, correction_note="", alpha=alpha,
-            declarable={r.variant.id: ("The test needs exactly one control and at least one variant.",) for r in ordered},
+            declarable={r.variant.id: (broken,) for r in ordered},
         )  # fmt: skip
-        report.warnings.append("This test needs exactly one control and at least one variant: nothing to compare.")
+        report.warnings.append(f"{broken[:-1]}: nothing to compare.")
         return report
 
     srm = sample_ratio_mismatch([r.visitors for r in ordered], [r.variant.weight for r in ordered])

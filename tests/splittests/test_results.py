@@ -207,7 +207,7 @@ def test_a_test_left_with_only_its_control_shows_counts_and_says_why(running):
     expose(running, control_of(running), 1)
     result = splittest_results(test=running)
     assert rows_of(result) == [("Control", 1, 0, "0.00")]
-    assert result.warnings == ["This test needs exactly one control and at least one variant: nothing to compare."]
+    assert result.warnings == ["The test needs exactly one control and at least one variant: nothing to compare."]
 
 
 def test_the_page_of_a_broken_test_still_renders(login, alice, running):

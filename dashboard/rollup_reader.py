@@ -11,7 +11,8 @@ exact, the same number a COUNT(DISTINCT) over the raw rows gives.
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from django.db.models import Sum
+from django.db.models import BooleanField, ExpressionWrapper, Q, Sum
+from django.db.models.functions import TruncDate
 
 from dashboard import segment_reader
 from dashboard.query import TIME_DIMENSIONS, VISIT_DIMENSIONS
@@ -353,19 +354,22 @@ def _active_rows(run, site_id, tz, cutoff, start, end, models):
         active = Visit.objects.filter(
             site_id=site_id, last_seen_at__gte=cutoff, started_at__gte=earliest, started_at__lt=end
         ).values("visitor_id")
-        rows = Visit.objects.filter(
-            site_id=site_id, visitor_id__in=active, started_at__gte=start - timedelta(days=1), started_at__lt=end
-        ).values_list("id", "started_at", "last_seen_at", "visitor_id", "is_bounce", "duration", "pageviews",
-                      *rollups.VISIT_FIELDS)  # fmt: skip
-        visits, ids, visitors = defaultdict(list), set(), set()
-        for visit_id, started, last_seen, *rest in rows:
-            day = started.astimezone(tz).date()
+        # The local day and "settled" come from SQL: decoding thousands of timestamptz values costs more.
+        rows = (
+            Visit.objects.filter(
+                site_id=site_id, visitor_id__in=active, started_at__gte=start - timedelta(days=1), started_at__lt=end
+            )
+            .annotate(local_day=TruncDate("started_at", tzinfo=tz), settled=_before(cutoff, "last_seen_at"))
+            .values_list("id", "local_day", "settled", "visitor_id", "is_bounce", "duration", "pageviews",
+                         *rollups.VISIT_FIELDS)
+        )  # fmt: skip
+        visits, ids = defaultdict(list), set()
+        for visit_id, day, settled, *rest in rows:
             visits[(day, False)].append(rest)
-            if last_seen < cutoff:
+            if settled:
                 visits[(day, True)].append(rest)
             ids.add(visit_id)
-            visitors.add(rest[0])
-        found = run.memo[key] = {"visits": visits, "ids": ids, "visitors": visitors}
+        found = run.memo[key] = {"visits": visits, "ids": ids, "active": active}
     if not found["ids"]:
         return None
     for model in models:
@@ -373,15 +377,22 @@ def _active_rows(run, site_id, tz, cutoff, start, end, models):
             column = "pathname" if model is PageView else "name"
             # By visitor over the range (page views: an index-only scan of the covering (site, timestamp) index),
             # then kept to the visits above.
-            rows = model.objects.filter(
-                site_id=site_id, visitor_id__in=found["visitors"], timestamp__gte=start, timestamp__lt=end
-            ).values_list("timestamp", "visitor_id", "visit_id", column)
+            rows = (
+                model.objects.filter(
+                    site_id=site_id, visitor_id__in=found["active"], timestamp__gte=start, timestamp__lt=end
+                )
+                .annotate(local_day=TruncDate("timestamp", tzinfo=tz), settled=_before(cutoff, "timestamp"))
+                .values_list("local_day", "settled", "visitor_id", "visit_id", column)
+            )
             split = defaultdict(list)
-            for moment, visitor, visit_id, value in rows:
+            for day, settled, visitor, visit_id, value in rows:
                 if visit_id in found["ids"]:
-                    day = moment.astimezone(tz).date()
                     split[(day, False)].append((visitor, visit_id, value))
-                    if moment < cutoff:
+                    if settled:
                         split[(day, True)].append((visitor, visit_id, value))
             found[model] = split
     return found
+
+
+def _before(moment, column):
+    return ExpressionWrapper(Q(**{f"{column}__lt": moment}), output_field=BooleanField())

@@ -92,7 +92,7 @@ def daily(run, segment, codes, state, goals=()):
             result[dim][(day, value)] = rollups.Stats(*numbers)
     day = max(date_range.start, until + timedelta(days=1))
     while day <= date_range.end:
-        for dim, value, stats in _tail_day(run, segment, day, goals):
+        for dim, value, stats in _tail_day(run, segment, day, codes, goals):
             if dim in result:
                 if day == date_range.start:
                     stats = rollups.Stats(**{**stats.__dict__, "carry": 0})  # its previous day is outside
@@ -101,13 +101,13 @@ def daily(run, segment, codes, state, goals=()):
     return result
 
 
-def _tail_day(run, segment, day, goals):
-    """[(dimension, value, Stats with carry_in)] of a day not filled yet, from raw rows, once per page render."""
-    key = ("segment_tail", run.site.pk, segment, day, tuple(g.pk for g in goals))
+def _tail_day(run, segment, day, codes, goals):
+    """[(dimension, value, Stats with carry_in)] of a day not filled yet, from raw rows read once per page render."""
+    key = ("segment_tail_rows", run.site.pk, segment, day)
     if key not in run.memo:
-        rows = rollup_segments.day_rows(run.site.pk, run.tz, day, goals=goals, only=segment)
-        run.memo[key] = [(dim, value, stats) for _sd, _sv, dim, value, stats in rows]
-    return run.memo[key]
+        run.memo[key] = rollup_segments._Rows.of_segment(run.site.pk, run.tz, day, run.goals, segment)
+    rows = rollup_segments.day_rows(run.site.pk, run.tz, day, goals=goals, only=segment, dims=codes, rows=run.memo[key])
+    return [(dim, value, stats) for _sd, _sv, dim, value, stats in rows]
 
 
 def totals(run, entries, key_of):

@@ -55,6 +55,45 @@ class _Rows:
         self.visitors = {row[0] for row in self.visits} | {row[0] for row in self.pageviews}
         self.visitors |= {row[0] for row in self.events}
 
+    @classmethod
+    def of_segment(cls, site_id, tz, day, goals, only, dims=SEGMENT_BREAKDOWNS):
+        """(this day's rows, the day before's rows) of one segment, read at once: its visits of four days (rows
+        up to two days into a visit belong to it) and the page views and events of theirs in the two days."""
+        lo, hi = day_bounds(tz, day)
+        before_lo = day_bounds(tz, day - timedelta(days=1))[0]
+        visits = Visit.objects.filter(
+            site_id=site_id, started_at__gte=before_lo - _VISIT_SPAN, started_at__lt=hi, **{only[0]: only[1]}
+        ).values_list("id", "started_at", "visitor_id", "is_bounce", "duration", "pageviews", *_FIELDS)
+        today, before = cls.__new__(cls), cls.__new__(cls)
+        for rows in (today, before):
+            rows.visits, rows.pageviews, rows.events = [], [], []
+        ids = set()
+        for visit_id, started, *rest in visits:
+            ids.add(visit_id)
+            if started >= lo:
+                today.visits.append(rest)
+            elif started >= before_lo:
+                before.visits.append(rest)
+        segment = tuple(only[1] if dim == only[0] else "" for dim in SEGMENT_DIMS)
+        wanted = []  # whatever the goals: these rows are shared by every query of a page render
+        if PAGE in dims or GOAL in dims:
+            wanted.append((PageView, "pathname", "pageviews"))
+        if GOAL in dims:
+            wanted.append((Event, "name", "events"))
+        for model, column, name in wanted if ids else ():
+            rows = model.objects.filter(site_id=site_id, timestamp__gte=before_lo, timestamp__lt=hi)
+            if connection.vendor == "postgresql":  # one array parameter, hashed, whatever the number of visits
+                where = f"{model._meta.db_table}.visit_id = ANY(%s)"  # our own table name; the ids are a parameter
+                rows = rows.extra(where=[where], params=[list(ids)])  # noqa: S610
+            else:
+                rows = rows.filter(visit_id__in=ids)
+            for moment, visitor, visit_id, value in rows.values_list("timestamp", "visitor_id", "visit_id", column):
+                getattr(today if moment >= lo else before, name).append((visitor, visit_id, value, *segment))
+        for rows in (today, before):
+            rows.visitors = {row[0] for row in rows.visits} | {row[0] for row in rows.pageviews}
+            rows.visitors |= {row[0] for row in rows.events}
+        return today, before
+
     def by_segment(self, segment_dim, visitors=None):
         """{segment value: (visits, page views, events)} in aggregate()'s row shapes."""
         v_index, e_index = 4 + _FIELDS.index(segment_dim), 3 + SEGMENT_DIMS.index(segment_dim)
@@ -111,10 +150,12 @@ def segment_stats(today, before, dims, goals, segments=SEGMENT_DIMS):
 def day_rows(site_id, tz, day, *, goals=(), only=None, dims=SEGMENT_BREAKDOWNS, rows=None):
     """[(segment_dim, segment_value, dimension, value, Stats with carry_in as .carry)] of one day: every segment,
     or with `only` ((segment_dim, value)) that one. `rows` may pass (today, before) _Rows already fetched."""
-    today, before = rows or (
-        _Rows(site_id, tz, day, goals, only, dims),
-        _Rows(site_id, tz, day - timedelta(days=1), goals, only, dims),
-    )
+    if rows is not None:
+        today, before = rows
+    elif only:
+        today, before = _Rows.of_segment(site_id, tz, day, goals, only, dims)
+    else:
+        today, before = _Rows(site_id, tz, day, goals, dims=dims), _Rows(site_id, tz, day - timedelta(days=1), goals)
     segments = (only[0],) if only else SEGMENT_DIMS
     return [
         (segment_dim, segment_value, dim, value, stats)

@@ -137,3 +137,25 @@ def test_backfilling_goals_twice_changes_nothing(data):
     assert rollups.goals_backfill(data) == 9  # 10 to 18 March
     assert sorted(DailyRollup.objects.values_list(*columns)) == before
     assert rollups.goals_backfill(data) == 0
+
+
+def test_runs_sharing_a_memo_read_the_state_and_the_active_rows_once(data):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    late_traffic(data)
+    expected = raw_answers(data)
+    rollups.rollups_fill(data, now=NOW)
+    memo = {}
+    with CaptureQueriesContext(connection) as captured:
+        got = [
+            engine.run(data, build({**query, "date_range": dates}, today=TODAY), memo=memo).rows
+            for query in [*QUERIES, *GOAL_QUERIES]
+            for dates in ALL_RANGES
+        ]
+    assert got == expected  # one memo across different queries and ranges changes no answer
+    sql = [q["sql"] for q in captured.captured_queries]
+    assert sum('FROM "tracking_rollupstate"' in s for s in sql) == 1
+    # The active visitors' visits: once per distinct tail window, not once per query.
+    windows = {s.split("WHERE", 1)[1] for s in sql if s.startswith('SELECT "tracking_visit"."id"')}
+    assert windows and sum(s.startswith('SELECT "tracking_visit"."id"') for s in sql) == len(windows)

@@ -11,6 +11,7 @@ from splittests.stats import DEFAULT_ALPHA, DEFAULT_POWER
 
 MAX_TREATMENTS = 4
 FORM_ROWS = 3  # treatment rows on the form; empty ones are ignored
+MAX_DAILY_VISITORS = 1_000_000_000  # within the PositiveIntegerField column (a larger number was a DataError, a 500)
 
 RANDOMIZATION_HELP = (
     "Session-level: each visit is assigned afresh (a visit ends after 30 minutes without activity). User-level: "
@@ -60,7 +61,11 @@ class SplitTestForm(forms.Form):
         help_text="Optional, for the plan: the smallest relative change worth detecting (10 = +10 %).",
     )  # fmt: skip
     daily_visitors = forms.IntegerField(
-        label="Daily visitors of the page", required=False, min_value=1, help_text="Optional: for the duration."
+        label="Daily visitors of the page",
+        required=False,
+        min_value=1,
+        max_value=MAX_DAILY_VISITORS,
+        help_text="Optional: for the duration.",
     )
     auto_stop_days = forms.IntegerField(
         label="Stop after (days)", required=False, min_value=1, max_value=365, help_text="Optional."
@@ -226,4 +231,6 @@ class CalculatorForm(forms.Form):
     )
     power_percent = forms.FloatField(label="Power (%)", min_value=50, max_value=99.99, initial=DEFAULT_POWER * 100)
     variants = forms.IntegerField(label="Variants (control included)", min_value=2, max_value=8, initial=2)
-    daily_visitors = forms.IntegerField(label="Daily visitors entering the test", required=False, min_value=1)
+    daily_visitors = forms.IntegerField(
+        label="Daily visitors entering the test", required=False, min_value=1, max_value=MAX_DAILY_VISITORS
+    )

@@ -52,6 +52,8 @@ def redirect_target(value: str, *, domain: str, control: str) -> str:
         raise PathError("Start the path with /, like /pricing-b.")
     if any(ch.isspace() for ch in value) or "\\" in value:
         raise PathError("The URL may not contain spaces or backslashes.")
-    if not (parts.scheme or parts.netloc) and normalize_path(parts.path) == control:
+    # The control page by path, or by URL on the site's own host (a subdomain may have its own page at that path).
+    same_host = not (parts.scheme or parts.netloc) or parts.hostname.lower().removeprefix("www.") == domain
+    if same_host and normalize_path(parts.path) == control:
         raise PathError("A redirect to the control page itself would loop.")
     return value

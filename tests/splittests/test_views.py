@@ -104,6 +104,18 @@ def test_an_admin_creates_a_test_with_redirect_and_no_code_variants(login, bob, 
          "at least one variant"),
         ({"control_weight": "-1"}, "greater than or equal to 0"),
         ({"variant-TOTAL_FORMS": "999"}, "Please submit at most 4 forms"),
+        # Beyond the column (PositiveIntegerField): it was a DataError, a 500.
+        ({"daily_visitors": "99999999999999"}, "less than or equal to 1000000000"),
+        ({"auto_stop_days": "99999"}, "less than or equal to 365"),
+        ({"traffic_percent": "101"}, "less than or equal to 100"),
+        ({"variant-0-weight": "70000"}, "less than or equal to 1000"),
+        ({"name": "x" * 121}, "at most 120 characters"),
+        ({"name": "nul\x00name"}, "Null characters are not allowed"),
+        ({"variant-1-changes": "a | attr:href | java\tscript:alert(1)"}, "could run script"),
+        ({"variant-1-changes": "a | attr:href | \x01javascript:alert(1)"}, "could run script"),
+        ({"variant-0-redirect_url": "/\\evil.org"}, "spaces or backslashes"),
+        ({"variant-0-redirect_url": "https://example.com.evil.org/"}, "Redirect within example.com"),
+        ({"variant-0-redirect_url": "https://example.com/pricing/"}, "loop"),
     ],
 )  # fmt: skip
 def test_bad_input_is_a_form_error_not_a_500(login, bob, site, overrides, message):
@@ -111,6 +123,34 @@ def test_bad_input_is_a_form_error_not_a_500(login, bob, site, overrides, messag
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not SplitTest.objects.exists()
+
+
+HOSTILE = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+
+
+def test_what_a_marketer_typed_is_escaped_on_every_page(login, bob, vera, site):
+    response = login(bob).post(
+        BASE + "new/",
+        form_data(
+            name=f"Name {HOSTILE}", hypothesis=f"Hypothesis {HOSTILE}", control_name=f"Ctl {HOSTILE}",
+            goal_kind="event", goal_event=f"Ev {HOSTILE}"[:120], **{
+                "variant-0-name": f"B {HOSTILE}"[:60], "variant-0-redirect_url": "/b?x=%22%3E<script>alert(3)</script>",
+                "variant-1-changes": f"h1 | text | {HOSTILE}\na | attr:title | {HOSTILE}",
+            },
+        ),
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    test = SplitTest.objects.get()
+    expose(test, control_of(test), 1)
+    pages = [BASE, BASE + f"{test.pk}/", BASE + f"{test.pk}/edit/"]
+    for path in pages:
+        page = login(bob).get(path)
+        assert page.status_code == 200, path
+        html = page.content.decode()
+        assert "<script>alert" not in html and "<img src=x" not in html, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, path
+    csv_text = login(vera).get(BASE + f"{test.pk}/results.csv").content.decode()
+    assert csv_text.startswith("variant,")
 
 
 def test_a_draft_is_edited_but_a_running_test_is_not(login, alice, draft):

@@ -18,7 +18,10 @@ _ATTR_NAME = re.compile(r"^[a-zA-Z_:][-a-zA-Z0-9_:.]{0,60}$")
 _CSS_PROPERTY = re.compile(r"^-?[a-zA-Z][-a-zA-Z0-9]{0,60}$")
 # Attributes that run code or load it: a no-code change must not become a script injection.
 _FORBIDDEN_ATTRS = ("on", "srcdoc", "formaction")
-_UNSAFE_URL = re.compile(r"^\s*(javascript|data|vbscript):", re.IGNORECASE)
+_UNSAFE_URL = re.compile(r"^(javascript|data|vbscript):", re.IGNORECASE)
+# A browser drops tabs and newlines anywhere in a URL and control characters and spaces around it, so
+# "java\tscript:" is javascript: to it: the scheme is checked without any of them.
+_URL_IGNORED = re.compile(r"[\x00-\x20\x7f]")
 
 
 class ChangeError(ValueError):
@@ -49,6 +52,8 @@ def check(raw: dict, number: int = 1) -> dict:
         raise ChangeError(f"{where}: {selector!r} is not a CSS selector")
     if len(value) > MAX_VALUE:
         raise ChangeError(f"{where}: the value is longer than {MAX_VALUE} characters")
+    if "\x00" in selector or "\x00" in value or "\x00" in action:
+        raise ChangeError(f"{where}: a NUL character is not allowed")
     kind, _, name = action.partition(":")
     kind, name = kind.strip().lower(), name.strip()
     if kind == "text" and not name:
@@ -56,7 +61,8 @@ def check(raw: dict, number: int = 1) -> dict:
     if kind == "attr":
         if not _ATTR_NAME.match(name):
             raise ChangeError(f"{where}: {name!r} is not an attribute name (write attr:href)")
-        if name.lower().startswith(_FORBIDDEN_ATTRS) or (_UNSAFE_URL.match(value) and name.lower() != "alt"):
+        script_url = _UNSAFE_URL.match(_URL_IGNORED.sub("", value)) and name.lower() != "alt"
+        if name.lower().startswith(_FORBIDDEN_ATTRS) or script_url:
             raise ChangeError(f"{where}: attr:{name} with that value could run script on your page; refused")
         return {"selector": selector, "action": "attr", "name": name, "value": value}
     if kind == "style":

@@ -37,6 +37,7 @@ var humblyticsSplit = function (C) {
   var script = d.currentScript;
   var api = (script && script.src ? new URL(script.src).origin : '') + '/api/exposure';
   var domain = (script && script.getAttribute('data-domain')) || loc.hostname;
+  var NOCHANGE = /^(script|style|base|meta|link|iframe|frame|object|embed|template|noscript)$/i;
   var BOT = /bot|crawl|spider|slurp|headless|lighthouse|preview|facebookexternalhit|phantomjs|puppeteer|playwright/i;
   var S = (w.HumblyticsSplit = { variant: {} });
   var tests = C.t || [];
@@ -121,6 +122,9 @@ var humblyticsSplit = function (C) {
         }
         for (var i = 0; i < els.length; i++) {
           var el = els[i];
+          // Never an element that runs or loads code or re-points the page's URLs (a script's text, a base href):
+          // the server refuses script-like values, this keeps a broad selector from reaching one.
+          if (NOCHANGE.test(el.tagName)) continue;
           // Only when different: a change is itself a mutation, and the observer must not loop on it.
           if (c[1] === 'text') {
             if (el.textContent !== c[3]) el.textContent = c[3];

@@ -26,6 +26,12 @@ def test_a_value_may_contain_the_separator():
         ("h1 | html | <b>x</b>", "unknown action"),
         ("a | attr:onclick | alert(1)", "could run script"),
         ("a | attr:href | javascript:alert(1)", "could run script"),
+        # A browser drops tabs anywhere in a URL and control characters and spaces before it.
+        ("a | attr:href | java\tscript:alert(1)", "could run script"),
+        ("a | attr:href | \x01 JavaScript:alert(1)", "could run script"),
+        ("iframe | attr:src | data:text/html,<script>alert(1)</script>", "could run script"),
+        ("a | attr:ONCLICK | alert(1)", "could run script"),
+        ("h1 | text | nul\x00", "NUL"),  # PostgreSQL's jsonb refuses it: it would be a 500 in the admin
         ("a | attr:bad name | x", "not an attribute name"),
         (".x | style:color | red; background:url(x)", "style values"),
         ("<script> | text | x", "not a CSS selector"),

@@ -166,12 +166,19 @@ def test_a_revenue_conversion_from_a_localstripe_payment_shows_in_the_results(
 
 
 def test_a_no_code_variant_changes_the_element_before_it_paints(visitor, customer, site, alice):
-    test = launch(site, alice, page="/nocode", treatment=NEW_HEADLINE, control_weight=0)
+    # A change that reaches a script the parser has not run yet would run its own code: the runtime skips it.
+    injecting = {"selector": "script.late", "action": "text", "name": "", "value": "window.lateRan = 'injected';"}
+    treatment = {**NEW_HEADLINE, "changes": [*NEW_HEADLINE["changes"], injecting]}
+    test = launch(site, alice, page="/nocode", treatment=treatment, control_weight=0)
     page = watch(visitor())
     page.goto(customer.url("/nocode/"))
     view_id = settled(page)
     assert page.inner_text("#headline") == "Changed headline"
     assert page.evaluate("getComputedStyle(document.getElementById('cta')).color") == "rgb(255, 0, 0)"
+    assert page.evaluate("[window.lateRan, document.querySelector('script.late').textContent]") == [
+        "original",
+        "window.lateRan = 'original';",
+    ]
     # Hidden while the body was parsed; the first contentful paint came after the changes were applied.
     wait_for(lambda: page.visible)
     assert page.visible == [("/nocode/", "0")]

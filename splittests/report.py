@@ -231,6 +231,12 @@ def build(
     )
     declarable = {}
     control_reasons = []
+
+    # The minimum sample holds for every variant that takes traffic, not only the pair compared: a winner is not
+    # named while another treatment has hardly been seen.
+    def sampled(row):
+        return [r for r in ordered if r is control or r is row or r.variant.weight > 0]
+
     for row, result, money in zip(treatments, conversions.results, revenue.results, strict=True):
         shown = result.fixed if mode == FIXED else result.sequential
         row.difference, row.uplift = shown.difference, shown.uplift
@@ -240,8 +246,7 @@ def build(
         row.revenue_p_value = money.p_value if mode == FIXED else money.sequential_p_value
         row.evidence = _evidence(row.p_value, alpha)
         declaration = can_declare(
-            variants=[(control.name, Conversions(control.visitors, control.conversions)),
-                      (row.name, Conversions(row.visitors, row.conversions))],
+            variants=[(r.name, Conversions(r.visitors, r.conversions)) for r in sampled(row)],
             sequential_p_value=result.sequential_p_value.value,
             p_value=result.p_value.value,
             planned_visitors_per_variant=planned_visitors_per_variant,

@@ -9,6 +9,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from dashboard.filters import wildcard_regex
+from revenue.metrics import site_livemode
 from revenue.models import Payment
 from splittests import delivery, report
 from splittests.models import Exposure, SplitTest, Variant
@@ -100,12 +101,17 @@ def _goal_hits(test, exposed, since):
     return hits
 
 
+def _site_payments(test):
+    """The site's payments in its mode, as the Revenue tab counts them: test-mode payments never mix with live ones."""
+    return Payment.objects.filter(site=test.site, livemode=site_livemode(test.site))
+
+
 def _payments(test, exposed, since):
     """Attributed payments of exposed visitors: the sync resolved each one's view id to a page view, and so to the
     visitor whose exposures we hold."""
     rows = (
-        Payment.objects.filter(
-            site=test.site,
+        _site_payments(test)
+        .filter(
             attribution=Payment.Attribution.ATTRIBUTED,
             visitor_id__in=exposed,
             net__isnull=False,
@@ -119,9 +125,11 @@ def _payments(test, exposed, since):
 
 def unconverted_payments(*, test):
     exposed = Exposure.objects.filter(test=test).values("visitor_id")
-    return Payment.objects.filter(
-        site=test.site, attribution=Payment.Attribution.ATTRIBUTED, visitor_id__in=exposed, net__isnull=True
-    ).count()
+    return (
+        _site_payments(test)
+        .filter(attribution=Payment.Attribution.ATTRIBUTED, visitor_id__in=exposed, net__isnull=True)
+        .count()
+    )
 
 
 def splittest_results(*, test, now=None, mode=None):

@@ -22,13 +22,15 @@ def launch(site, alice, treatments=(REDIRECT_B,), **overrides):
     return services.splittest_launch(test=test, now=T0)
 
 
-def pay(site, visitor_id, net, *, at=EXPOSED + timedelta(minutes=10), refunded="0", currency_net=True):
+def pay(site, visitor_id, net, *, at=EXPOSED + timedelta(minutes=10), refunded="0", currency_net=True,
+        attribution=Payment.Attribution.ATTRIBUTED, livemode=True):  # fmt: skip
+    """A payment as the revenue sync leaves it; live, as the payments of a site without a test-mode connection."""
     net = Decimal(net)
     return Payment.objects.create(
         site=site, stripe_id=f"pi_{next(_payments)}", created_at=at, currency="USD", amount=int((net + Decimal(refunded)) * 100),
         amount_refunded=int(Decimal(refunded) * 100), reporting_currency="USD", gross=net + Decimal(refunded),
-        refunds=Decimal(refunded), net=net if currency_net else None, attribution=Payment.Attribution.ATTRIBUTED,
-        visitor_id=visitor_id, view_id="v" * 22,
+        refunds=Decimal(refunded), net=net if currency_net else None, attribution=attribution,
+        visitor_id=visitor_id, view_id="v" * 22, livemode=livemode,
     )  # fmt: skip
 
 
@@ -55,6 +57,26 @@ def revenue_setup(site, alice):
     pay(site, 13, "20.00")
     pay(site, 99, "500.00")  # never exposed
     return test
+
+
+def test_only_attributed_live_payments_of_this_site_count(revenue_setup, charlies_site):
+    site = revenue_setup.site
+    pay(site, 3, "70.00", attribution=Payment.Attribution.PENDING)  # the sync has not resolved its view id
+    pay(site, 4, "80.00", attribution=Payment.Attribution.VIEW_NOT_FOUND)
+    pay(site, 14, "90.00", livemode=False)  # a test-mode payment on a live site
+    pay(charlies_site, 13, "60.00")  # the same visitor id on another site
+    assert rows_of(splittest_results(test=revenue_setup)) == [("Control", 4, 1, "15.00"), ("B", 4, 2, "50.00")]
+
+
+def test_a_site_connected_in_test_mode_counts_its_test_mode_payments(revenue_setup):
+    from revenue.models import StripeConnection
+
+    StripeConnection.objects.create(
+        site=revenue_setup.site, secret_key="sk_test_x", key_hint="sk_test_…x", mode=StripeConnection.Mode.TEST
+    )
+    pay(revenue_setup.site, 14, "90.00", livemode=False)
+    # Only visitor 14's test-mode payment: the live ones of the fixture are left out now.
+    assert rows_of(splittest_results(test=revenue_setup)) == [("Control", 4, 0, "0.00"), ("B", 4, 1, "90.00")]
 
 
 def test_any_revenue_counts_each_paying_visitor_once_and_sums_net_revenue(revenue_setup):
@@ -185,7 +207,43 @@ def test_three_variants_are_compared_with_control_and_holm_corrected(site, alice
         _goal_visitors(test, variant, 100, converted, 1000 * index)
     result = splittest_results(test=test)
     assert [r.name for r in result.rows] == ["Control", "B", "C"]
+    assert [(r.visitors, r.conversions) for r in result.rows] == [(100, 10), (100, 12), (100, 30)]
     assert "Holm's method over 2 comparisons" in result.correction_note
+
+    # At the planned sample: the unpooled z-test of each treatment against control, Holm-adjusted by statsmodels.
+    from scipy.stats import norm
+    from statsmodels.stats.multitest import multipletests
+
+    def z_test(p_t, p_c, n=100):
+        se = ((p_t * (1 - p_t) + p_c * (1 - p_c)) / n) ** 0.5
+        return 2 * norm.sf(abs(p_t - p_c) / se)
+
+    SplitTest.objects.filter(pk=test.pk).update(planned_visitors_per_variant=100)
+    test.refresh_from_db()
+    fixed = splittest_results(test=test)
+    expected = multipletests([z_test(0.12, 0.10), z_test(0.30, 0.10)], method="holm")[1]
+    assert fixed.mode == "fixed-horizon"
+    assert [r.p_value.value for r in fixed.treatments] == [pytest.approx(p, rel=1e-6) for p in expected]
+    assert fixed.rows[2].uplift.value == pytest.approx(2.0)
+    # C is significant (p ≈ 0.0004 after Holm) but B has only 12 conversions: no winner while B is under the minimum.
+    assert expected[1] < 0.05
+    assert any("B has 12 conversions" in reason for reason in fixed.declarable[variant_named(test, "C").pk])
+
+
+def test_a_winner_needs_the_minimum_sample_in_every_variant_not_only_the_pair(site, alice):
+    c = {"name": "C", "kind": "redirect", "weight": 1, "redirect_url": "/pricing-c"}
+    test = launch(site, alice, treatments=(REDIRECT_B, c), goal_kind="page", goal_path="/thanks")
+    control, b, c = test.variants.all()
+    _goal_visitors(test, control, 400, 40, 1)
+    _goal_visitors(test, b, 400, 120, 1001)
+    _goal_visitors(test, c, 400, 20, 2001)  # C converts too little to have its 25 conversions
+    result = splittest_results(test=test)
+    b_row = result.rows[1]
+    assert b_row.p_value.value < 0.001  # B is far better than control, even sequentially and after Holm
+    assert result.declarable[b.pk] == ("C has 20 conversions; at least 25 are needed.",)
+    at = (EXPOSED + timedelta(minutes=5)).timestamp()
+    events_store([record(site, visitor=2001 + n, ts=at, path="/thanks") for n in range(20, 25)])  # now C has 25
+    assert splittest_results(test=test).declarable[b.pk] == ()
 
 
 def test_the_chart_is_the_cumulative_conversion_rate_per_day(site, alice):

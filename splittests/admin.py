@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 
 from splittests import changes, paths, services
 from splittests.models import Exposure, SplitTest, Variant
+from splittests.stats import plan_test
 
 LOCKED = ["status", "winner", "stop_reason", "started_at", "stopped_at", "planned_visitors_per_variant"]
 
@@ -19,7 +20,13 @@ class SplitTestAdminForm(forms.ModelForm):
 
     class Meta:
         model = SplitTest
-        fields = ["site", "page_path"]  # the admin adds the rest of its fields
+        # Every field staff set: the admin builds its form from this list (a list of only the site and the page left
+        # staff unable to name a test or set its goal, traffic share or randomization).
+        fields = [
+            "site", "name", "hypothesis", "page_path", "randomization", "traffic_percent", "goal_kind", "goal_amount",
+            "goal_path", "goal_event", "baseline_rate", "minimum_effect", "daily_visitors", "auto_stop_days",
+            "auto_stop_at_sample",
+        ]  # fmt: skip
 
     def clean(self):
         data = super().clean()
@@ -29,6 +36,27 @@ class SplitTestAdminForm(forms.ModelForm):
                 data["page_path"] = paths.control_path(page, domain=site.domain)
             except paths.PathError as error:
                 self.add_error("page_path", str(error))
+        # The goal's rules and a possible plan, as the tab has them: a revenue target without its amount would
+        # otherwise count any payment, a page goal without its path nothing.
+        if "goal_kind" in self.fields and data.get("goal_kind"):
+            goal = {k: data.get(k) for k in ("goal_kind", "goal_amount", "goal_path", "goal_event")}
+            try:
+                services.splittest_goal_check(fields=goal)
+            except ValidationError as error:
+                for field, errors in error.message_dict.items():
+                    self.add_error(field if field in self.fields else None, errors)
+            else:
+                data.update(goal)
+        baseline, effect = data.get("baseline_rate"), data.get("minimum_effect")
+        if (baseline is None) != (effect is None):
+            self.add_error("minimum_effect", "Enter both the baseline rate and the effect for a plan, or neither.")
+        elif baseline is not None:
+            try:
+                plan_test(baseline=baseline, mde=effect, variants=2)
+            except ValueError as error:
+                self.add_error("minimum_effect", str(error))
+        if data.get("auto_stop_at_sample") and baseline is None:
+            self.add_error("auto_stop_at_sample", "Stopping at the planned sample needs a plan: enter the baseline.")
         return data
 
 
@@ -160,6 +188,10 @@ class SplitTestAdmin(admin.ModelAdmin):
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/splittests/declare_winner.html", context)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        services.splittest_plan_refresh(test=form.instance)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

@@ -43,6 +43,26 @@ def _check_variants(variants):
         raise ValidationError("At least one variant needs a traffic weight above 0.")
 
 
+def splittest_goal_check(*, fields):
+    """The goal's rules (its amount, path or event present; the others cleared), for the admin's form too."""
+    _check_goal(fields)
+
+
+def splittest_plan_refresh(*, test):
+    """A draft's planned sample from its baseline and effect and its number of variants (the admin saves the
+    variants after the test, so it plans afterwards)."""
+    if not test.is_editable:
+        return test
+    fields = {"baseline_rate": test.baseline_rate, "minimum_effect": test.minimum_effect}
+    try:
+        planned = _planned(fields, list(test.variants.all()))
+    except ValidationError:
+        planned = None
+    SplitTest.objects.filter(pk=test.pk, status=Status.DRAFT).update(planned_visitors_per_variant=planned)
+    test.planned_visitors_per_variant = planned
+    return test
+
+
 def _check_goal(fields):
     kind = fields["goal_kind"]
     if kind == SplitTest.GoalKind.REVENUE_TARGET and not (fields.get("goal_amount") or 0) > 0:

@@ -116,5 +116,38 @@ def test_staff_create_a_test_with_the_tabs_rules(login, staff, site):
     response = client.post(reverse("admin:splittests_splittest_add"), data)
     assert response.status_code == 302
     test = SplitTest.objects.get()
-    assert test.page_path == "/pricing"
-    assert [v.name for v in test.variants.all()] == ["Control", "B"]
+    assert (test.name, test.page_path, test.status, test.randomization, test.goal_kind) == (
+        "From the admin", "/pricing", "draft", "user", "revenue_any",
+    )  # fmt: skip
+    assert [(v.name, v.kind, v.redirect_url) for v in test.variants.all()] == [
+        ("Control", "control", ""), ("B", "redirect", "/pricing-b"),
+    ]  # fmt: skip
+
+
+def test_staff_get_the_tabs_goal_rules_and_a_plan(login, staff, site):
+    data = {
+        "site": site.pk, "name": "Planned in the admin", "hypothesis": "", "page_path": "/pricing",
+        "randomization": "user", "traffic_percent": "100", "goal_kind": "revenue_target", "goal_amount": "",
+        "goal_path": "/left-over", "goal_event": "", "baseline_rate": "0.05", "minimum_effect": "0.2",
+        "created_at_0": "2026-03-10", "created_at_1": "12:00:00",
+        "variants-TOTAL_FORMS": "2", "variants-INITIAL_FORMS": "0", "variants-MIN_NUM_FORMS": "0",
+        "variants-MAX_NUM_FORMS": "1000",
+        "variants-0-position": "0", "variants-0-name": "Control", "variants-0-kind": "control", "variants-0-weight": "1",
+        "variants-0-redirect_url": "", "variants-0-changes": "[]",
+        "variants-1-position": "1", "variants-1-name": "B", "variants-1-kind": "redirect", "variants-1-weight": "1",
+        "variants-1-redirect_url": "/pricing-b", "variants-1-changes": "[]",
+    }  # fmt: skip
+    client = login(staff)
+    add = reverse("admin:splittests_splittest_add")
+    response = client.post(add, data)
+    assert response.status_code == 200
+    assert "Enter the amount a payment must reach." in response.content.decode()
+    response = client.post(add, {**data, "baseline_rate": "5"})
+    assert "must be a rate between 0 and 1" in response.content.decode()
+    assert not SplitTest.objects.exists()
+    response = client.post(add, {**data, "goal_amount": "25"})
+    assert response.status_code == 302
+    test = SplitTest.objects.get()
+    # As the tab plans it: statsmodels' NormalIndPower().solve_power(proportion_effectsize(0.06, 0.05), alpha=0.05,
+    # power=0.8) = 8,142.5; the goal path of another goal kind is cleared.
+    assert (test.goal_amount, test.goal_path, test.planned_visitors_per_variant) == (25, "", 8143)

@@ -95,6 +95,12 @@ def test_bad_parameters_are_a_400_naming_them(key, running, params, message):
 
 def test_an_unknown_test_is_a_404(key, running):
     assert get(key, "999999/results").status_code == 404
+    assert get(key, f"{10**30}/results").status_code == 404  # beyond bigint: not a DataError
+
+
+def test_another_sites_key_lists_none_of_its_tests(charlies_key, running):
+    assert get(charlies_key, "").json() == {"results": []}
+    assert get(charlies_key, "", site_id="example.com").status_code == 403
 
 
 def test_it_is_rate_limited_per_key(key, running, settings):

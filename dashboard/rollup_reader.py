@@ -55,6 +55,13 @@ def families(run):
     if state is None:
         return None
     segment, predicates = planned
+    as_total = _as_segment_total(run, segment, predicates)
+    if as_total is not None:  # "source is Google" by source: the Google segment's total, one row
+        out = _families_segment(run, as_total, rollups.TOTAL, [rollups.TOTAL], state)
+        if out is None:
+            return None
+        rows = list(out.values())
+        return {(as_total[1],): rows[0]} if rows else {}
     entry_metrics = {"bounce_rate", "visit_duration", "views_per_visit"} & set(run.query.metrics)
     codes = [code, "entry_page"] if code == rollups.PAGE and entry_metrics else [code]
     if segment is None:
@@ -64,6 +71,17 @@ def families(run):
     if out is None or not predicates:
         return out
     return {key: values for key, values in out.items() if segment_reader.keep_row(key, run.query, predicates)}
+
+
+def _as_segment_total(run, segment, predicates):
+    """(field, value) when the only filter is `is` one value of the breakdown's own segment dimension."""
+    if segment is not None or run.time_dim is not None or len(predicates) != 1:
+        return None
+    item = predicates[0]
+    field = VISIT_DIMENSIONS.get(item.dimension)
+    if item.operator != "is" or len(item.values) != 1 or field not in segment_reader.SEGMENT_DIMS:
+        return None
+    return field, item.values[0]
 
 
 def _families_segment(run, segment, code, codes, state):

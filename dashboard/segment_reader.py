@@ -22,6 +22,7 @@ from dashboard.query import TIME_DIMENSIONS, VISIT_DIMENSIONS, Condition
 from tracking import rollup_segments, rollups
 from tracking.models import SegmentRollup
 
+SEGMENT_DIMS = rollup_segments.SEGMENT_DIMS
 ROW_OPERATORS = ("is", "is_not", "contains", "contains_not")  # as the raw engine's SQL reads them
 MAX_TAIL_DAYS = 3  # segment rollups further behind than this: raw rows
 
@@ -103,10 +104,10 @@ def daily(run, segment, codes, state, goals=()):
 
 def _tail_day(run, segment, day, codes, goals):
     """[(dimension, value, Stats with carry_in)] of a day not filled yet, from raw rows read once per page render."""
-    key = ("segment_tail_rows", run.site.pk, segment, day)
-    if key not in run.memo:
-        run.memo[key] = rollup_segments._Rows.of_segment(run.site.pk, run.tz, day, run.goals, segment)
-    rows = rollup_segments.day_rows(run.site.pk, run.tz, day, goals=goals, only=segment, dims=codes, rows=run.memo[key])
+    cache = run.memo.setdefault(("segment_tail_rows", run.site.pk, segment, day), {})
+    with_events = bool({rollups.PAGE, rollups.GOAL} & set(codes))
+    rows = rollup_segments._Rows.of_segment(run.site.pk, run.tz, day, segment, with_events, cache)
+    rows = rollup_segments.day_rows(run.site.pk, run.tz, day, goals=goals, only=segment, dims=codes, rows=rows)
     return [(dim, value, stats) for _sd, _sv, dim, value, stats in rows]
 
 

@@ -17,9 +17,12 @@ that also moves RollupState.segments_until, so a crashed fill redoes that day.
 from collections import defaultdict
 from datetime import timedelta
 from functools import lru_cache
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models.functions import TruncDate
 
 from tracking.models import Event, PageView, RollupState, SegmentRollup, Visit
 from tracking.rollups import GOAL, PAGE, TOTAL, _first_day, _site_goals, aggregate, day_bounds, goal_matchers
@@ -56,46 +59,85 @@ class _Rows:
         self.visitors |= {row[0] for row in self.events}
 
     @classmethod
-    def of_segment(cls, site_id, tz, day, goals, only, dims=SEGMENT_BREAKDOWNS):
-        """(this day's rows, the day before's rows) of one segment, read at once: its visits of four days (rows
-        up to two days into a visit belong to it) and the page views and events of theirs in the two days."""
-        lo, hi = day_bounds(tz, day)
+    def of_segment(cls, site_id, tz, day, only, with_events=True, cache=None):
+        """(this day's rows, the day before's rows) of one segment: its visits of the two days and, with_events,
+        the page views and events of its visits (started up to two days earlier) in the two days.
+
+        `cache` (a dict) keeps what was read for the next call of the same render, which may want the events."""
+        cache = {} if cache is None else cache
+        hi = day_bounds(tz, day)[1]
         before_lo = day_bounds(tz, day - timedelta(days=1))[0]
-        visits = Visit.objects.filter(
-            site_id=site_id, started_at__gte=before_lo - _VISIT_SPAN, started_at__lt=hi, **{only[0]: only[1]}
-        ).values_list("id", "started_at", "visitor_id", "is_bounce", "duration", "pageviews", *_FIELDS)
-        today, before = cls.__new__(cls), cls.__new__(cls)
-        for rows in (today, before):
-            rows.visits, rows.pageviews, rows.events = [], [], []
-        ids = set()
-        for visit_id, started, *rest in visits:
-            ids.add(visit_id)
-            if started >= lo:
-                today.visits.append(rest)
-            elif started >= before_lo:
-                before.visits.append(rest)
-        segment = tuple(only[1] if dim == only[0] else "" for dim in SEGMENT_DIMS)
-        wanted = []  # whatever the goals: these rows are shared by every query of a page render
-        if PAGE in dims or GOAL in dims:
-            wanted.append((PageView, "pathname", "pageviews"))
-        if GOAL in dims:
-            wanted.append((Event, "name", "events"))
-        for model, column, name in wanted if ids else ():
-            rows = model.objects.filter(site_id=site_id, timestamp__gte=before_lo, timestamp__lt=hi)
-            if connection.vendor == "postgresql":  # one array parameter, hashed, whatever the number of visits
-                where = f"{model._meta.db_table}.visit_id = ANY(%s)"  # our own table name; the ids are a parameter
-                rows = rows.extra(where=[where], params=[list(ids)])  # noqa: S610
-            else:
-                rows = rows.filter(visit_id__in=ids)
-            for moment, visitor, visit_id, value in rows.values_list("timestamp", "visitor_id", "visit_id", column):
-                getattr(today if moment >= lo else before, name).append((visitor, visit_id, value, *segment))
-        for rows in (today, before):
+        where = {"site_id": site_id, only[0]: only[1]}
+        lo = day_bounds(tz, day)[0]
+        if "visits" not in cache:
+            rows = (
+                Visit.objects.filter(started_at__gte=before_lo, started_at__lt=hi, **where)
+                .annotate(local_day=TruncDate("started_at", tzinfo=tz), goes_on=_since(lo, "last_seen_at"))
+                .values_list("id", "local_day", "goes_on", "visitor_id", "is_bounce", "duration", "pageviews", *_FIELDS)
+            )
+            split, owners = ([], []), ({}, {})  # visits, and {visit id: visitor} of the page views of each day
+            for visit_id, local_day, goes_on, *rest in rows:
+                position = 0 if local_day == day else 1
+                split[position].append(rest)
+                owners[position][visit_id] = rest[0]
+                if position == 1 and goes_on:
+                    owners[0][visit_id] = rest[0]  # a visit across midnight: page views on both days
+            cache["visits"], cache["owners"] = split, owners
+        if with_events and "events" not in cache:
+            # Visits started before the two days that still went on in them (rare: visits are short).
+            older = (
+                Visit.objects.filter(
+                    started_at__gte=before_lo - _VISIT_SPAN, started_at__lt=before_lo, last_seen_at__gte=before_lo,
+                    **where,
+                )
+                .annotate(goes_on=_since(lo, "last_seen_at"))
+                .values_list("id", "visitor_id", "goes_on")
+            )  # fmt: skip
+            owners = [dict(part) for part in cache["owners"]]
+            for visit_id, visitor, goes_on in older:
+                owners[1][visit_id] = visitor
+                if goes_on:
+                    owners[0][visit_id] = visitor
+            events = ([], []), ([], [])  # (page views, events) of (this day, the day before)
+            models = ((PageView, "pathname"), (Event, "name"))
+            for index, (model, column) in enumerate(models):
+                found = model.objects.filter(site_id=site_id, timestamp__gte=lo, timestamp__lt=hi)
+                events[index][0].extend(_among(found, "visit_id", list(owners[0])).values_list(
+                    "visitor_id", "visit_id", column
+                ))  # fmt: skip
+            # The day before: only what may carry (visitors of this day too) is needed of its rows.
+            today_visitors = {row[0] for row in cache["visits"][0]}
+            today_visitors.update(row[0] for part in events for row in part[0])
+            carried = [visit_id for visit_id, visitor in owners[1].items() if visitor in today_visitors]
+            for index, (model, column) in enumerate(models):
+                found = model.objects.filter(site_id=site_id, timestamp__gte=before_lo, timestamp__lt=lo)
+                if carried:
+                    events[index][1].extend(_among(found, "visit_id", carried).values_list(
+                        "visitor_id", "visit_id", column
+                    ))  # fmt: skip
+            cache["events"] = events
+        pairs = []
+        for position in (0, 1):
+            rows = cls.__new__(cls)
+            rows.only_value = only[1]
+            rows.visits = cache["visits"][position]
+            rows.pageviews, rows.events = (
+                (cache["events"][0][position], cache["events"][1][position]) if ("events" in cache) else ([], [])
+            )
             rows.visitors = {row[0] for row in rows.visits} | {row[0] for row in rows.pageviews}
             rows.visitors |= {row[0] for row in rows.events}
-        return today, before
+            pairs.append(rows)
+        return tuple(pairs)
 
     def by_segment(self, segment_dim, visitors=None):
         """{segment value: (visits, page views, events)} in aggregate()'s row shapes."""
+        if getattr(self, "only_value", None) is not None:  # one segment's rows (of_segment), events as 3-tuples
+            if visitors is None:
+                return {self.only_value: (self.visits, self.pageviews, self.events)}
+            chosen = [
+                [row for row in rows if row[0] in visitors] for rows in (self.visits, self.pageviews, self.events)
+            ]
+            return {self.only_value: tuple(chosen)}
         v_index, e_index = 4 + _FIELDS.index(segment_dim), 3 + SEGMENT_DIMS.index(segment_dim)
         out = defaultdict(lambda: ([], [], []))
         for row in self.visits:
@@ -106,6 +148,18 @@ class _Rows:
                 if visitors is None or row[0] in visitors:
                     out[row[e_index] or ""][position].append(row[:3])
         return out
+
+
+def _since(moment, column):
+    return ExpressionWrapper(Q(**{f"{column}__gte": moment}), output_field=BooleanField())
+
+
+def _among(rows, column, values):
+    """rows whose column is one of many values: one array parameter on PostgreSQL (hashed), IN elsewhere."""
+    if connection.vendor == "postgresql":
+        where = f"{rows.model._meta.db_table}.{column} = ANY(%s)"  # our own table and column names
+        return rows.extra(where=[where], params=[values])  # noqa: S610 - values are a parameter
+    return rows.filter(**{f"{column}__in": values})
 
 
 def _cached(matchers):
@@ -124,16 +178,17 @@ def segment_stats(today, before, dims, goals, segments=SEGMENT_DIMS):
     for segment_dim in segments:
         dims_here = [d for d in dims if d != segment_dim]  # by its own dimension: the daily rollup's rows
         fields = [d for d in visit_dims if d and d != segment_dim]
+        shape = itemgetter(0, 1, 2, 3, *(4 + _FIELDS.index(f) for f in fields))  # aggregate()'s visit rows
         for value, (visits, pageviews, events) in today.by_segment(segment_dim).items():
-            rows = [(*row[:4], *(row[4 + _FIELDS.index(f)] for f in fields)) for row in visits]
-            stats, _ = aggregate(dims_here, fields, rows, pageviews, events, matchers)
+            rows = [shape(row) for row in visits]
+            stats, _ = aggregate(dims_here, fields, rows, pageviews, events, matchers, with_pairs=False)
             result[(segment_dim, value)] = stats
         if not both:
             continue
         pairs = {}
         for rows_of, key in ((today, 0), (before, 1)):
             for value, (visits, pageviews, events) in rows_of.by_segment(segment_dim, both).items():
-                rows = [(*row[:4], *(row[4 + _FIELDS.index(f)] for f in fields)) for row in visits]
+                rows = [shape(row) for row in visits]
                 pairs[(key, value)] = aggregate(dims_here, fields, rows, pageviews, events, matchers)[1]
         for (key, value), today_pairs in pairs.items():
             if key != 0 or (1, value) not in pairs or (segment_dim, value) not in result:
@@ -153,7 +208,7 @@ def day_rows(site_id, tz, day, *, goals=(), only=None, dims=SEGMENT_BREAKDOWNS, 
     if rows is not None:
         today, before = rows
     elif only:
-        today, before = _Rows.of_segment(site_id, tz, day, goals, only, dims)
+        today, before = _Rows.of_segment(site_id, tz, day, only, with_events=PAGE in dims or GOAL in dims)
     else:
         today, before = _Rows(site_id, tz, day, goals, dims=dims), _Rows(site_id, tz, day - timedelta(days=1), goals)
     segments = (only[0],) if only else SEGMENT_DIMS

@@ -137,6 +137,18 @@ def splittest_launch(*, test, now=None):
     variants = list(test.variants.all())
     if len(variants) < 2 or not any(v.is_control for v in variants):
         raise ValidationError("A test needs the control and at least one variant before it can launch.")
+    # Two tests on one page would change each other's control (a no-code change shown to the other's control
+    # visitors, a redirect taking them away): one at a time per page.
+    busy = (
+        SplitTest.objects.filter(
+            site_id=test.site_id, page_path=test.page_path, status__in=[Status.RUNNING, Status.PAUSED]
+        )
+        .exclude(pk=test.pk)
+        .values_list("name", flat=True)
+        .first()
+    )
+    if busy is not None:
+        raise ValidationError(f"“{busy}” already tests {test.page_path}: stop it before launching another test there.")
     return _transition(
         test,
         allowed=[Status.DRAFT],

@@ -233,7 +233,7 @@ def test_csv(request, domain, test_id):
 def _csv_safe(cell):
     # A variant name like "=HYPERLINK(…)" must not run as a formula in a spreadsheet.
     text = str(cell)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text) else text
 
 
 def _is_number(text):

@@ -107,6 +107,21 @@ def test_a_test_launches_once(running):
         services.splittest_launch(test=running)
 
 
+def test_one_test_at_a_time_runs_on_a_page(site, alice, running):
+    second = services.splittest_create(
+        site=site, user=alice, fields=fields(name="Second"), variants=variants(CHANGES_C)
+    )
+    elsewhere = services.splittest_create(
+        site=site, user=alice, fields=fields(name="Elsewhere", page_path="/about"), variants=variants(CHANGES_C)
+    )
+    services.splittest_launch(test=elsewhere)
+    services.splittest_pause(test=running)
+    with pytest.raises(ValidationError, match="“Pricing headline” already tests /pricing"):
+        services.splittest_launch(test=second)
+    services.splittest_stop(test=running)
+    assert services.splittest_launch(test=second).status == "running"
+
+
 def test_only_a_draft_can_be_edited(running):
     with pytest.raises(ValidationError, match="Only a draft can be edited"):
         services.splittest_update(test=running, fields=fields(name="Changed"), variants=variants(REDIRECT_B))

@@ -102,6 +102,8 @@ class VariantFormSet(forms.BaseInlineFormSet):
         kept = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
         if kept and sum(1 for f in kept if f.cleaned_data.get("kind") == Variant.Kind.CONTROL) != 1:
             raise ValidationError("Exactly one variant is the control.")
+        if kept and sum(f.cleaned_data.get("weight") or 0 for f in kept) <= 0:
+            raise ValidationError("At least one variant needs a traffic weight above 0.")
 
 
 class VariantInline(admin.TabularInline):

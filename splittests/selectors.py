@@ -54,7 +54,8 @@ def running_tests_of(*, domain):
         tests=tuple(
             delivery.TestInfo(t.id, t.page_path, t.randomization, t.traffic_percent, tuple(variants.get(t.id, ())))
             for t in tests
-            if len(variants.get(t.id, ())) >= 2
+            # A test left without weights (edited by hand) would fail every draw: it is not delivered.
+            if len(variants.get(t.id, ())) >= 2 and sum(v.weight for v in variants[t.id]) > 0
         ),
     )
 

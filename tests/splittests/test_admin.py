@@ -111,6 +111,11 @@ def test_staff_create_a_test_with_the_tabs_rules(login, staff, site):
     response = client.post(reverse("admin:splittests_splittest_add"), data)
     assert response.status_code == 200
     assert "Redirect within example.com" in response.content.decode()
+    response = client.post(
+        reverse("admin:splittests_splittest_add"),
+        {**data, "variants-1-redirect_url": "/pricing-b", "variants-0-weight": "0", "variants-1-weight": "0"},
+    )
+    assert "At least one variant needs a traffic weight above 0." in response.content.decode()
     assert not SplitTest.objects.exists()
     data["variants-1-redirect_url"] = "/pricing-b"
     response = client.post(reverse("admin:splittests_splittest_add"), data)

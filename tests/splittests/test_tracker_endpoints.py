@@ -123,6 +123,12 @@ def test_an_unknown_or_hostile_site_parameter_gets_the_core(client, db):
         assert (response.status_code, response.content) == (200, _script().raw)
 
 
+def test_a_test_left_without_weights_is_not_delivered(client, running):
+    running.variants.update(weight=0)  # by hand: the forms refuse it
+    response = script(client)
+    assert (response.status_code, response.content) == (200, _script().raw)
+
+
 def test_a_paused_test_is_no_longer_delivered(client, running):
     services.splittest_pause(test=running)
     assert script(client).content == _script().raw

@@ -18,6 +18,7 @@ from dashboard import segment_reader
 from dashboard.query import TIME_DIMENSIONS, VISIT_DIMENSIONS
 from tracking import rollups
 from tracking.models import DailyRollup, Event, PageView, ProvisionalRollup, RollupState, Visit
+from tracking.rollup_segments import among
 
 ROLLUP_METRICS = {"visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration", "events"}
 GOAL_METRICS = {"visitors", "visits", "events", "conversion_rate"}
@@ -306,7 +307,6 @@ def _tail_from_snapshot(run, state, codes, result, tail_start, goals):
             entry.carry = carried
     first = tail_start - timedelta(days=1)  # the day before, for carries into the tail
     start, end = rollups.day_bounds(tz, first)[0], rollups.day_bounds(tz, date_range.end)[1]
-    fields = [dim for dim in codes if dim not in (rollups.TOTAL, rollups.PAGE, rollups.GOAL)]
     timed = []  # (model, value column) of the event rows the dimensions need
     if rollups.PAGE in codes or (rollups.GOAL in codes and any(g.kind == "page" for g in goals)):
         timed.append((PageView, "pathname"))
@@ -316,15 +316,43 @@ def _tail_from_snapshot(run, state, codes, result, tail_start, goals):
     if raw is None:
         return
     matchers = rollups.goal_matchers(goals)
-    picked = [4 + _FIELD_INDEX[f] for f in fields]
 
-    def sums(day, snapshot):
+    def summed(dims, day, snapshot, with_goals=False):
         # Rows are (local day, settled by the cutoff, …): split once per render (see _active_rows).
+        dim_fields = [dim for dim in dims if dim not in (rollups.TOTAL, rollups.PAGE, rollups.GOAL)]
+        picked = [4 + _FIELD_INDEX[f] for f in dim_fields]
         day_visits = [(*row[:4], *(row[i] for i in picked)) for row in raw["visits"].get((day, snapshot), ())]
         timed_rows = {model: raw[model].get((day, snapshot), ()) for model, _ in timed}
         return rollups.aggregate(
-            codes, fields, day_visits, timed_rows.get(PageView, ()), timed_rows.get(Event, ()), matchers
-        )
+            dims, dim_fields, day_visits, timed_rows.get(PageView, ()), timed_rows.get(Event, ()),
+            matchers if with_goals else ((), {}), pairs_of=_carried(raw),
+        )  # fmt: skip
+
+    def shared(family, dims, day, snapshot):
+        # The dashboard's usual dimensions summed once per render for all its queries, not once per query.
+        key = ("tail_sums", family, site_id, cutoff, start, end, day, snapshot)
+        if key not in run.memo:
+            run.memo[key] = summed(dims, day, snapshot)
+        return run.memo[key]
+
+    def sums(day, snapshot):
+        stats, pairs, rest = {}, {}, []
+        visit_codes = [code for code in codes if code not in (rollups.PAGE, rollups.GOAL)]
+        parts = []
+        if visit_codes and set(visit_codes) <= set(_SHARED_VISIT_DIMS):
+            parts.append((visit_codes, shared("visits", _SHARED_VISIT_DIMS, day, snapshot)))
+        else:
+            rest += visit_codes
+        if rollups.PAGE in codes:
+            parts.append(([rollups.PAGE], shared("pages", (rollups.PAGE,), day, snapshot)))
+        if rollups.GOAL in codes:
+            rest.append(rollups.GOAL)
+        if rest:
+            parts.append((rest, summed(rest, day, snapshot, with_goals=True)))
+        for dims, (part_stats, part_pairs) in parts:
+            for dim in dims:
+                stats[dim], pairs[dim] = part_stats[dim], part_pairs[dim]
+        return stats, pairs
 
     full = {first: sums(first, False)} if first >= date_range.start else {}
     seen = dict(full)
@@ -354,6 +382,8 @@ def _tail_from_snapshot(run, state, codes, result, tail_start, goals):
 
 
 _FIELD_INDEX = {name: index for index, name in enumerate(rollups.VISIT_FIELDS)}
+_SHARED_VISIT_DIMS = (rollups.TOTAL, "source", "channel", "utm_campaign", "entry_page", "country", "browser", "os",
+                      "device")  # fmt: skip
 
 
 def _active_rows(run, site_id, tz, cutoff, start, end, models):
@@ -387,7 +417,7 @@ def _active_rows(run, site_id, tz, cutoff, start, end, models):
             if settled:
                 visits[(day, True)].append(rest)
             ids.add(visit_id)
-        found = run.memo[key] = {"visits": visits, "ids": ids, "active": active}
+        found = run.memo[key] = {"visits": visits, "ids": ids}
     if not found["ids"]:
         return None
     for model in models:
@@ -396,12 +426,13 @@ def _active_rows(run, site_id, tz, cutoff, start, end, models):
             # By visitor over the range (page views: an index-only scan of the covering (site, timestamp) index),
             # then kept to the visits above.
             rows = (
-                model.objects.filter(
-                    site_id=site_id, visitor_id__in=found["active"], timestamp__gte=start, timestamp__lt=end
+                among(
+                    model.objects.filter(site_id=site_id, timestamp__gte=start, timestamp__lt=end),
+                    "visit_id", list(found["ids"]),
                 )
                 .annotate(local_day=TruncDate("timestamp", tzinfo=tz), settled=_before(cutoff, "timestamp"))
                 .values_list("local_day", "settled", "visitor_id", "visit_id", column)
-            )
+            )  # fmt: skip
             split = defaultdict(list)
             for day, settled, visitor, visit_id, value in rows:
                 if visit_id in found["ids"]:
@@ -410,6 +441,22 @@ def _active_rows(run, site_id, tz, cutoff, start, end, models):
                         split[(day, True)].append((visitor, visit_id, value))
             found[model] = split
     return found
+
+
+def _carried(raw):
+    """The active visitors seen on two adjacent days: the only ones whose (visitor, value) pairs make carries."""
+    key = ("carried", *(model in raw for model in (PageView, Event)))  # page views or events may come later
+    if key not in raw:
+        by_day = defaultdict(set)
+        for part in (raw["visits"], *(raw[model] for model in (PageView, Event) if model in raw)):
+            for (day, snapshot), rows in part.items():
+                if not snapshot:
+                    by_day[day].update(row[0] for row in rows)
+        carried = set()
+        for day, visitors in by_day.items():
+            carried |= visitors & by_day.get(day + timedelta(days=1), set())
+        raw[key] = carried
+    return raw[key]
 
 
 def _before(moment, column):

@@ -102,7 +102,7 @@ class _Rows:
             models = ((PageView, "pathname"), (Event, "name"))
             for index, (model, column) in enumerate(models):
                 found = model.objects.filter(site_id=site_id, timestamp__gte=lo, timestamp__lt=hi)
-                events[index][0].extend(_among(found, "visit_id", list(owners[0])).values_list(
+                events[index][0].extend(among(found, "visit_id", list(owners[0])).values_list(
                     "visitor_id", "visit_id", column
                 ))  # fmt: skip
             # The day before: only what may carry (visitors of this day too) is needed of its rows.
@@ -112,7 +112,7 @@ class _Rows:
             for index, (model, column) in enumerate(models):
                 found = model.objects.filter(site_id=site_id, timestamp__gte=before_lo, timestamp__lt=lo)
                 if carried:
-                    events[index][1].extend(_among(found, "visit_id", carried).values_list(
+                    events[index][1].extend(among(found, "visit_id", carried).values_list(
                         "visitor_id", "visit_id", column
                     ))  # fmt: skip
             cache["events"] = events
@@ -154,7 +154,7 @@ def _since(moment, column):
     return ExpressionWrapper(Q(**{f"{column}__gte": moment}), output_field=BooleanField())
 
 
-def _among(rows, column, values):
+def among(rows, column, values):
     """rows whose column is one of many values: one array parameter on PostgreSQL (hashed), IN elsewhere."""
     if connection.vendor == "postgresql":
         where = f"{rows.model._meta.db_table}.{column} = ANY(%s)"  # our own table and column names

@@ -100,7 +100,7 @@ def day_stats(site_id, tz, day, dimensions, goals=(), before=None):
     return aggregate(dimensions, fields, visits, pageviews, events, goal_matchers(goals))
 
 
-def aggregate(dimensions, fields, visits, pageviews, events, matchers=((), {}), with_pairs=True):
+def aggregate(dimensions, fields, visits, pageviews, events, matchers=((), {}), with_pairs=True, pairs_of=None):
     """Sum rows of one day: visits (visitor, bounce, duration, pageviews, *fields), page views and events
     (visitor, visit, pathname/name). Returns ({dimension: {value: Stats}}, {dimension: set((visitor, value))})."""
     stats = {dim: defaultdict(Stats) for dim in dimensions}
@@ -141,8 +141,9 @@ def aggregate(dimensions, fields, visits, pageviews, events, matchers=((), {}), 
     for dim in dimensions:
         for value, visitors in seen[dim].items():
             stats[dim][value].visitors = len(visitors)
-            if with_pairs:  # (visitor, value) pairs only for carries; the segment fill finds those apart
-                pairs[dim].update((visitor, value) for visitor in visitors)
+            if with_pairs:  # (visitor, value) pairs only for carries: of the visitors in pairs_of, when given
+                carried = visitors if pairs_of is None else visitors & pairs_of
+                pairs[dim].update((visitor, value) for visitor in carried)
         if dim in visit_sets:
             for value, ids in visit_sets[dim].items():
                 stats[dim][value].visits = len(ids)

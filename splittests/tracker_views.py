@@ -8,6 +8,7 @@ address and User-Agent are used only to compute the cookie-free visitor id (trac
 import gzip
 import hashlib
 import json
+import logging
 from datetime import UTC
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from tracking import devices, privacy
 from tracking.ingest import is_local_host
 from tracking.services import salt_for_day
 
+logger = logging.getLogger(__name__)
 SITE_SCRIPT_CACHE_CONTROL = "private, max-age=60"
 _CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -55,7 +57,19 @@ def _excluded(meta, tests):
 
 
 def site_script_body(request, core: bytes, *, now=None) -> bytes:
-    """The core alone, or the split-test runtime with this visitor's assignments followed by the core."""
+    """The core alone, or the split-test runtime with this visitor's assignments followed by the core.
+
+    Whatever goes wrong with the tests (the database away, a test edited by hand into a broken state), the site
+    still gets its tracker: the core, with the error logged.
+    """
+    try:
+        return _site_script_body(request, core, now=now)
+    except Exception:
+        logger.exception("split tests left out of the site script for %r", request.GET.get("site", "")[:253])
+        return core
+
+
+def _site_script_body(request, core, *, now):
     tests = delivery.running_tests(_domain(request.GET.get("site", ""))[:253])
     if not tests or not tests.tests or _excluded(request.META, tests):
         return core

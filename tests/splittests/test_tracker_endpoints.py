@@ -129,6 +129,16 @@ def test_a_test_left_without_weights_is_not_delivered(client, running):
     assert (response.status_code, response.content) == (200, _script().raw)
 
 
+def test_the_site_still_gets_its_tracker_when_the_tests_cannot_be_read(client, running, monkeypatch, caplog):
+    def broken(domain):
+        raise RuntimeError("database away")
+
+    monkeypatch.setattr(delivery, "running_tests", broken)
+    response = script(client)
+    assert (response.status_code, response.content) == (200, _script().raw)
+    assert "split tests left out of the site script for 'example.com'" in caplog.text
+
+
 def test_a_paused_test_is_no_longer_delivered(client, running):
     services.splittest_pause(test=running)
     assert script(client).content == _script().raw

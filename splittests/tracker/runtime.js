@@ -69,9 +69,14 @@ var humblyticsSplit = function (C) {
     if (ignored()) return;
     var text = JSON.stringify(body);
     try {
-      fetch(api, { method: 'POST', keepalive: true, body: text, headers: { 'Content-Type': 'text/plain' } }).catch(
-        function () {}
-      );
+      // credentials omitted: served through the site's own origin (a proxy), the site's cookies would go along.
+      fetch(api, {
+        method: 'POST',
+        keepalive: true,
+        credentials: 'omit',
+        body: text,
+        headers: { 'Content-Type': 'text/plain' },
+      }).catch(function () {});
     } catch (e) {
       try {
         nav.sendBeacon(api, new Blob([text], { type: 'text/plain' }));

@@ -48,3 +48,8 @@ def test_the_site_script_is_valid_javascript(tmp_path):
     path.write_bytes(delivery.script_body(config, _script().raw))
     result = subprocess.run(["node", "--check", str(path)], capture_output=True, check=False)
     assert result.returncode == 0, result.stderr.decode()
+
+
+def test_exposures_are_sent_without_credentials():
+    # Through a proxy on the site's own origin a default fetch would carry the site's cookies to /api/exposure.
+    assert 'credentials:"omit"' in BUILT.read_text()

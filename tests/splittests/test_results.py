@@ -273,3 +273,10 @@ def test_the_page_of_a_broken_test_still_renders(login, alice, running):
     control_of(running).delete()
     response = login(alice).get(f"/sites/example.com/split-tests/{running.pk}/")
     assert response.status_code == 200
+
+
+def test_a_goal_path_with_regex_characters_matches_them_literally(site, alice):
+    test = launch(site, alice, goal_kind="page", goal_path="/docs/*/[(+?\\1")
+    _goal_visitors(test, control_of(test), 2, 1, 1, path="/docs/x/[(+?\\1")
+    _goal_visitors(test, variant_named(test, "B"), 2, 1, 11, path="/docs/x/((+?\\1")  # not the goal
+    assert rows_of(splittest_results(test=test)) == [("Control", 2, 1, "0.00"), ("B", 2, 0, "0.00")]

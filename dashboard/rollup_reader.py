@@ -312,7 +312,8 @@ def _tail_from_snapshot(run, state, codes, result, tail_start, goals):
         timed.append((PageView, "pathname"))
     if rollups.GOAL in codes and any(g.kind != "page" for g in goals):
         timed.append((Event, "name"))
-    raw = _active_rows(run, site_id, tz, cutoff, start, end, [model for model, _ in timed])
+    fields = [dim for dim in codes if dim not in (rollups.TOTAL, rollups.PAGE, rollups.GOAL)]
+    raw = _active_rows(run, site_id, tz, cutoff, start, end, [model for model, _ in timed], fields)
     if raw is None:
         return
     matchers = rollups.goal_matchers(goals)
@@ -320,7 +321,7 @@ def _tail_from_snapshot(run, state, codes, result, tail_start, goals):
     def summed(dims, day, snapshot, with_goals=False):
         # Rows are (local day, settled by the cutoff, …): split once per render (see _active_rows).
         dim_fields = [dim for dim in dims if dim not in (rollups.TOTAL, rollups.PAGE, rollups.GOAL)]
-        picked = [4 + _FIELD_INDEX[f] for f in dim_fields]
+        picked = [4 + raw["field_index"][f] for f in dim_fields]
         day_visits = [(*row[:4], *(row[i] for i in picked)) for row in raw["visits"].get((day, snapshot), ())]
         timed_rows = {model: raw[model].get((day, snapshot), ()) for model, _ in timed}
         return rollups.aggregate(
@@ -381,12 +382,11 @@ def _tail_from_snapshot(run, state, codes, result, tail_start, goals):
         day += timedelta(days=1)
 
 
-_FIELD_INDEX = {name: index for index, name in enumerate(rollups.VISIT_FIELDS)}
 _SHARED_VISIT_DIMS = (rollups.TOTAL, "source", "channel", "utm_campaign", "entry_page", "country", "browser", "os",
                       "device")  # fmt: skip
 
 
-def _active_rows(run, site_id, tz, cutoff, start, end, models):
+def _active_rows(run, site_id, tz, cutoff, start, end, models, fields):
     """The raw rows of the visitors active since the snapshot's cutoff, fetched once per page render.
 
     {"visits": {(local day, snapshot): [(visitor_id, is_bounce, duration, pageviews, *VISIT_FIELDS)]},
@@ -398,7 +398,11 @@ def _active_rows(run, site_id, tz, cutoff, start, end, models):
     found = run.memo.get(key)
     # A visit active after the cutoff started less than two days before it (as everywhere in the engine).
     earliest = max(start - timedelta(days=1), cutoff - timedelta(days=2))
+    shared = [dim for dim in _SHARED_VISIT_DIMS if dim]
+    if found is not None and not set(fields) <= set(found["field_index"]):
+        found = None  # a rarer dimension: read the visits again, with every field
     if found is None:
+        columns = shared if set(fields) <= set(shared) else rollups.VISIT_FIELDS  # fewer columns, less decoding
         active = Visit.objects.filter(
             site_id=site_id, last_seen_at__gte=cutoff, started_at__gte=earliest, started_at__lt=end
         ).values("visitor_id")
@@ -408,16 +412,17 @@ def _active_rows(run, site_id, tz, cutoff, start, end, models):
                 site_id=site_id, visitor_id__in=active, started_at__gte=start - timedelta(days=1), started_at__lt=end
             )
             .annotate(local_day=TruncDate("started_at", tzinfo=tz), settled=_before(cutoff, "last_seen_at"))
-            .values_list("id", "local_day", "settled", "visitor_id", "is_bounce", "duration", "pageviews",
-                         *rollups.VISIT_FIELDS)
-        )  # fmt: skip
+            .values_list("id", "local_day", "settled", "visitor_id", "is_bounce", "duration", "pageviews", *columns)
+        )
         visits, ids = defaultdict(list), set()
         for visit_id, day, settled, *rest in rows:
             visits[(day, False)].append(rest)
             if settled:
                 visits[(day, True)].append(rest)
             ids.add(visit_id)
-        found = run.memo[key] = {"visits": visits, "ids": ids}
+        found = {**run.memo.get(key, {}), "visits": visits, "ids": ids}
+        found["field_index"] = {name: index for index, name in enumerate(columns)}
+        run.memo[key] = found
     if not found["ids"]:
         return None
     for model in models:

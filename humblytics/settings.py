@@ -100,10 +100,6 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # JIT compiling the dashboard's big statements costs more than it saves; a larger work_mem (DB_WORK_MEM_MB)
     # showed no gain within the noise at 10 M page views, so the server's stays the default (bench/README.md).
     _session = "-c jit=" + ("on" if env_bool("DB_JIT", False) else "off")
-    # The server's default random_page_cost (4.0) is for spinning disks: with it, the planner scans all of
-    # tracking_visit in parallel rather than read three days of it through (site, started_at). On SSDs 1.1
-    # is the usual value; DB_RANDOM_PAGE_COST_TENTHS overrides it (40 = the server's default).
-    _session += f" -c random_page_cost={env_int('DB_RANDOM_PAGE_COST_TENTHS', 11, minimum=1, maximum=1000) / 10}"
     _work_mem = env_int("DB_WORK_MEM_MB", None, minimum=1, maximum=4096)
     if _work_mem is not None:
         _session += f" -c work_mem={_work_mem}MB"

@@ -2,7 +2,7 @@
 
 A test moves draft → running ⇄ paused → stopped (services.py holds the transitions). Only running tests are
 delivered by the tracker (splittests/delivery.py). An exposure is one page view on which a visitor saw a variant;
-results (selectors.py) count each exposed visitor once per variant.
+results (selectors.py) count each exposed visitor once, in the variant of their first exposure.
 """
 
 from django.conf import settings

@@ -3,8 +3,9 @@
 selectors.splittest_results runs the queries and hands the rows here; the page, the CSV and the Stats API all render
 the Report this returns, so they can never disagree.
 
-Counting (docs/splittest-statistics.md): each visitor counts once per variant, from their first exposure to it. A
-conversion counts when it happens at or after that exposure, less EXPOSURE_SLACK: the page view that shows a variant,
+Counting (docs/splittest-statistics.md): each visitor counts once, in the variant of their first exposure (intention
+to treat: a visitor session-level randomization showed another variant later is not counted twice). A conversion
+counts when it happens at or after that exposure, less EXPOSURE_SLACK: the page view that shows a variant,
 the exposure it sends and a payment's Stripe timestamp (whole seconds) arrive separately, seconds apart. Revenue is
 the net amount (after refunds and lost disputes) of attributed payments in the site's currency; a revenue goal is met
 by a payment whose net amount is above 0 ("any revenue") or at least the target.
@@ -157,11 +158,17 @@ def build(
     exposed_days = defaultdict(lambda: defaultdict(int))  # variant → day → newly exposed visitors
     converted_days = defaultdict(lambda: defaultdict(int))
     seen_in = defaultdict(set)
+    # Each visitor counts once, in the variant they saw first (intention to treat): a visitor that session-level
+    # randomization showed another variant on a later visit is not counted, nor credited, twice.
+    assigned = {}
     for (variant_id, visitor_id), at in first_exposures(exposures).items():
-        row = rows.get(variant_id)
-        if row is None:
+        if variant_id not in rows:
             continue
         seen_in[visitor_id].add(variant_id)
+        if visitor_id not in assigned or at < assigned[visitor_id][1]:
+            assigned[visitor_id] = (variant_id, at)
+    for visitor_id, (variant_id, at) in assigned.items():
+        row = rows[variant_id]
         start = at - EXPOSURE_SLACK
         row.visitors += 1
         exposed_days[variant_id][at.astimezone(zone).date()] += 1
@@ -298,7 +305,7 @@ def _warn(report: Report):
     if report.crossover_visitors:
         report.warnings.append(
             f"{report.crossover_visitors:,} visitors saw more than one variant (session-level randomization assigns "
-            "each visit afresh); they count in each variant they saw."
+            "each visit afresh); each counts once, in the variant they saw first."
         )
 
 

@@ -280,3 +280,17 @@ def test_a_goal_path_with_regex_characters_matches_them_literally(site, alice):
     _goal_visitors(test, control_of(test), 2, 1, 1, path="/docs/x/[(+?\\1")
     _goal_visitors(test, variant_named(test, "B"), 2, 1, 11, path="/docs/x/((+?\\1")  # not the goal
     assert rows_of(splittest_results(test=test)) == [("Control", 2, 1, "0.00"), ("B", 2, 0, "0.00")]
+
+
+def test_a_visitor_shown_two_variants_counts_once_in_the_first_with_their_payment(site, alice):
+    test = launch(site, alice, randomization=SplitTest.Randomization.SESSION)
+    control, b = control_of(test), variant_named(test, "B")
+    expose(test, control, 1)  # the first visit: control
+    expose(test, b, 1, at=EXPOSED + timedelta(hours=2))  # a later visit, assigned afresh: B
+    expose(test, b, 2)
+    pay(site, 1, "40.00", at=EXPOSED + timedelta(hours=3))  # after both exposures
+    result = splittest_results(test=test, now=EXPOSED + timedelta(hours=4))
+    # Intention to treat: visitor 1 is the control's, with the payment; B is visitor 2 alone, unpaid.
+    assert rows_of(result) == [("Control", 1, 1, "40.00"), ("B", 1, 0, "0.00")]
+    assert result.crossover_visitors == 1
+    assert any("saw more than one variant" in w and "saw first" in w for w in result.warnings)

@@ -105,7 +105,7 @@ def utc_bounds(site, date_range):
 class _Run:
     def __init__(self, site, query, memo=None):
         self.site, self.query = site, query
-        self.memo = {} if memo is None else memo  # shared by the runs of one page render (see run)
+        self.memo, self.memo_shared = ({}, False) if memo is None else (memo, True)  # one page render's runs
         self.tz, self.start, self.end = utc_bounds(site, query.date_range)
         self.goals = list(Goal.objects.filter(site=site)) if self._needs_goals() else []
         visits = Visit.objects.filter(site_id=site.pk, started_at__gte=self.start, started_at__lt=self.end)

@@ -340,7 +340,7 @@ def _tail_from_snapshot(run, state, codes, result, tail_start, goals):
         stats, pairs, rest = {}, {}, []
         visit_codes = [code for code in codes if code not in (rollups.PAGE, rollups.GOAL)]
         parts = []
-        if visit_codes and set(visit_codes) <= set(_SHARED_VISIT_DIMS):
+        if run.memo_shared and visit_codes and set(visit_codes) <= set(_SHARED_VISIT_DIMS):
             parts.append((visit_codes, shared("visits", _SHARED_VISIT_DIMS, day, snapshot)))
         else:
             rest += visit_codes

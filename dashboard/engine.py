@@ -24,6 +24,11 @@ from django.db.models import Count, F, Sum
 from django.db.models.functions import Trunc
 
 from dashboard import rollup_reader
+from dashboard.buckets import advance as _advance
+from dashboard.buckets import display as _display
+from dashboard.buckets import pct as _pct
+from dashboard.buckets import sort_key as _sort_key
+from dashboard.buckets import truncate as _truncate
 from dashboard.filters import ALWAYS, event_qs, goal_qs, visit_q
 from dashboard.query import PROPS_PREFIX, TIME_DIMENSIONS, VISIT_DIMENSIONS, Condition, has_goal
 from sites.models import Goal
@@ -220,14 +225,15 @@ class _Run:
                     duration=row["duration"] or 0, pageviews=row["pageviews"] or 0,
                 )  # fmt: skip
             counted_pageviews = None
-            if self.event_filtered:
-                # With event filters, pageviews count only the matching page views.
+            goal_events = "events" in metrics and has_only_goal_filter(self.query)
+            if self.event_filtered and ({"pageviews", "views_per_visit"} & set(metrics) or goal_events):
+                # With event filters, pageviews count only the matching page views (a join: only when asked).
                 counted_pageviews = self._count(self._pageviews())
                 for key in set(families) | set(counted_pageviews):
                     families[key]["pageviews"] = counted_pageviews.get(key, 0)
             if "events" in metrics:
                 counted_events = self._count(self._events())
-                if self.event_filtered and has_only_goal_filter(self.query):
+                if self.event_filtered and goal_events:
                     # For goals, "events" are conversions: matching page views and custom events together.
                     for key, n in counted_pageviews.items():
                         counted_events[key] = counted_events.get(key, 0) + n
@@ -298,23 +304,31 @@ class _Run:
             other_dims = [d for d in self.query.dimensions if d != "event:goal"]
             totals = self.visit_metrics(self.base_visits.annotate(is_bounce_int=_bounce_int()), dims=other_dims)
             goals = self.goals  # loaded in __init__ for any event:goal query
-            for goal in goals:
-                pv_q, ev_q = goal_qs([goal])
-                matched = self._pageviews().filter(pv_q) if goal.kind == Goal.Kind.PAGE else self._events().filter(ev_q)
-                rows = self._group(
-                    matched, "visit__", "timestamp", _const(goal.name),
-                    visitors=Count("visitor_id", distinct=True), visits=Count("visit_id", distinct=True),
-                    events=Count("id"),
-                )  # fmt: skip
-                for key, row in rows.items():
-                    if not row["events"]:
-                        continue
-                    total_key = tuple(k for k, d in zip(key, self.query.dimensions, strict=True) if d != "event:goal")
-                    total = (totals.get(total_key) or {}).get("visitors") or 0
-                    families[key].update(
-                        visitors=row["visitors"], visits=row["visits"], events=row["events"],
-                        conversion_rate=_pct(row["visitors"], total),
-                    )  # fmt: skip
+            slot = self.query.dimensions.index("event:goal")
+            for kind in (Goal.Kind.PAGE, Goal.Kind.EVENT):
+                # One scan per table for all its goals (conditional counts), not one query per goal.
+                chosen = [g for g in goals if (g.kind == Goal.Kind.PAGE) == (kind == Goal.Kind.PAGE)]
+                if not chosen:
+                    continue
+                qs = [goal_qs([g])[0 if kind == Goal.Kind.PAGE else 1] for g in chosen]
+                either = goal_qs(chosen)[0 if kind == Goal.Kind.PAGE else 1]
+                matched = (self._pageviews() if kind == Goal.Kind.PAGE else self._events()).filter(either)
+                counts = {}
+                for i, q in enumerate(qs):
+                    counts[f"visitors_{i}"] = Count("visitor_id", distinct=True, filter=q)
+                    counts[f"visits_{i}"] = Count("visit_id", distinct=True, filter=q)
+                    counts[f"events_{i}"] = Count("id", filter=q)
+                rows = self._group(matched, "visit__", "timestamp", dims=other_dims, **counts)
+                for total_key, row in rows.items():
+                    for i, goal in enumerate(chosen):
+                        if not row[f"events_{i}"]:
+                            continue
+                        key = (*total_key[:slot], goal.name, *total_key[slot:])
+                        total = (totals.get(total_key) or {}).get("visitors") or 0
+                        families[key].update(
+                            visitors=row[f"visitors_{i}"], visits=row[f"visits_{i}"], events=row[f"events_{i}"],
+                            conversion_rate=_pct(row[f"visitors_{i}"], total),
+                        )  # fmt: skip
             return
         # event:props:<key>: page views and custom events both carry props; a visitor (or visit) seen in both
         # counts once, so distinct ids are gathered across the two tables before counting.
@@ -442,44 +456,6 @@ def _const(text):
     from django.db.models import CharField, Value
 
     return Value(text, output_field=CharField())
-
-
-def _pct(part, whole, digits=2):
-    if not whole:
-        return 0.0
-    value = round(100.0 * part / whole, digits)
-    return int(value) if digits == 0 else value
-
-
-def _truncate(moment, kind):
-    if kind == "hour":
-        return moment.replace(minute=0, second=0, microsecond=0)
-    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    if kind == "day":
-        return day
-    if kind == "week":
-        return day - timedelta(days=day.weekday())
-    return day.replace(day=1)
-
-
-def _advance(moment, kind):
-    if kind == "hour":
-        return moment + timedelta(hours=1)
-    if kind == "day":
-        return moment + timedelta(days=1)
-    if kind == "week":
-        return moment + timedelta(days=7)
-    return (moment.replace(day=1) + timedelta(days=32)).replace(day=1)
-
-
-def _display(value):
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S") if (value.hour or value.minute) else value.strftime("%Y-%m-%d")
-    return value
-
-
-def _sort_key(value):
-    return (0, value) if not isinstance(value, str) else (1, value.lower())
 
 
 def run(site, query, *, memo=None):

@@ -104,11 +104,14 @@ def daily(run, segment, codes, state, goals=()):
 
 def _tail_day(run, segment, day, codes, goals):
     """[(dimension, value, Stats with carry_in)] of a day not filled yet, from raw rows read once per page render."""
-    cache = run.memo.setdefault(("segment_tail_rows", run.site.pk, segment, day), {})
-    with_events = bool({rollups.PAGE, rollups.GOAL} & set(codes))
-    rows = rollup_segments._Rows.of_segment(run.site.pk, run.tz, day, segment, with_events, cache)
-    rows = rollup_segments.day_rows(run.site.pk, run.tz, day, goals=goals, only=segment, dims=codes, rows=rows)
-    return [(dim, value, stats) for _sd, _sv, dim, value, stats in rows]
+    summed = ("segment_tail_sums", run.site.pk, segment, day, tuple(codes), tuple(g.pk for g in goals))
+    if summed not in run.memo:  # the cards, the time series and the goals all want the segment's total
+        cache = run.memo.setdefault(("segment_tail_rows", run.site.pk, segment, day), {})
+        with_events = bool({rollups.PAGE, rollups.GOAL} & set(codes))
+        rows = rollup_segments._Rows.of_segment(run.site.pk, run.tz, day, segment, with_events, cache)
+        rows = rollup_segments.day_rows(run.site.pk, run.tz, day, goals=goals, only=segment, dims=codes, rows=rows)
+        run.memo[summed] = [(dim, value, stats) for _sd, _sv, dim, value, stats in rows]
+    return run.memo[summed]
 
 
 def totals(run, entries, key_of):

@@ -15,7 +15,6 @@ database (BENCH_CPU_DB, default humblytics_bench_cpu, on BENCH_PG) and Redis dat
 import json
 import os
 import random
-import secrets
 import sys
 import time
 from pathlib import Path
@@ -53,20 +52,10 @@ def setup():
     with psycopg.connect(PG + "/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DB}"')
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="bench.settings",
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(48),
-        ENCRYPTION_KEY=secrets.token_urlsafe(32),
-        API_KEY_PEPPER=secrets.token_urlsafe(32),
-        ALLOWED_HOSTS="127.0.0.1",
-        SECURE_SSL_REDIRECT="false",
-        TRUSTED_PROXY_COUNT="1",
-        DATABASE_URL=f"{PG}/{DB}",
-        REDIS_URL=REDIS,
-        EVENT_BUFFER_STREAM="benchcpu:events",
-        CELERY_TASK_ALWAYS_EAGER="true",
-    )
+    from bench.ingest import django_env
+
+    os.environ.update(django_env(f"{PG}/{DB}", REDIS))
+    os.environ.update(EVENT_BUFFER_STREAM="benchcpu:events", CELERY_TASK_ALWAYS_EAGER="true")
     import django
 
     django.setup()

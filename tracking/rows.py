@@ -200,14 +200,7 @@ def pageviews_insert(records):
          json.dumps(r["props"]), 0, r["checkout_session_id"])
         for r in records
     ]  # fmt: skip
-    if _pg():
-        _copy(PageView, _PAGEVIEW_INSERT, rows)
-    else:
-        names = [PageView._meta.get_field(name).attname for name in _PAGEVIEW_INSERT]
-        objects = [PageView(**dict(zip(names, row, strict=True))) for row in rows]
-        for obj, record in zip(objects, records, strict=True):
-            obj.props = record["props"]
-        PageView.objects.bulk_create(objects, batch_size=500, ignore_conflicts=True)
+    _insert(PageView, _PAGEVIEW_INSERT, rows, records)
 
 
 def events_insert(records):
@@ -217,14 +210,19 @@ def events_insert(records):
          Decimal(r["revenue_amount"]) if r["revenue_amount"] is not None else None, r["revenue_currency"])
         for r in records
     ]  # fmt: skip
+    _insert(Event, _EVENT_INSERT, rows, records)
+
+
+def _insert(model, names, rows, records):
+    """COPY on PostgreSQL; elsewhere bulk_create of model instances (props as the record's dict, not its JSON)."""
     if _pg():
-        _copy(Event, _EVENT_INSERT, rows)
-    else:
-        names = [Event._meta.get_field(name).attname for name in _EVENT_INSERT]
-        objects = [Event(**dict(zip(names, row, strict=True))) for row in rows]
-        for obj, record in zip(objects, records, strict=True):
-            obj.props = record["props"]
-        Event.objects.bulk_create(objects, batch_size=500, ignore_conflicts=True)
+        _copy(model, names, rows)
+        return
+    attnames = [model._meta.get_field(name).attname for name in names]
+    objects = [model(**dict(zip(attnames, row, strict=True))) for row in rows]
+    for obj, record in zip(objects, records, strict=True):
+        obj.props = record["props"]
+    model.objects.bulk_create(objects, batch_size=500, ignore_conflicts=True)
 
 
 def pageviews_engage(rows):

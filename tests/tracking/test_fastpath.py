@@ -15,31 +15,11 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 
-from tracking import buffer, fastpath, ingest, services
+from tracking import buffer, fastpath, ingest
 from tracking.models import PageView
 
-from .test_views import CHROME, VIEW, pageview
+from .test_views import CHROME, VIEW, _direct_writes, pageview, post  # noqa: F401 - _direct_writes: autouse, shared
 from .wsgi_client import FastPathClient
-
-
-@pytest.fixture(autouse=True)
-def _fresh(settings):
-    settings.REDIS_URL = None
-    settings.TRUSTED_PROXY_COUNT = 1
-    ingest.site_cache_clear()
-    services.salts_forget_cache()
-    buffer.reset()
-    fastpath._allowed_hosts.clear()
-    yield
-    buffer.reset()
-    ingest.site_cache_clear()
-
-
-def post(client, payload, **extra):
-    return client.post(
-        "/api/event", json.dumps(payload), content_type="text/plain", HTTP_USER_AGENT=CHROME,
-        HTTP_X_FORWARDED_FOR="81.169.145.1", **extra,
-    )  # fmt: skip
 
 
 def never_django(environ, start_response):

@@ -5,7 +5,7 @@ import json
 import pytest
 from django.db import connection
 
-from tracking import buffer, ingest, services
+from tracking import buffer, fastpath, ingest, services
 from tracking.models import DroppedEvents, Event, PageView, Visit
 
 from .wsgi_client import FastPathClient
@@ -34,7 +34,9 @@ def _direct_writes(settings):
     ingest.site_cache_clear()
     services.salts_forget_cache()
     buffer.reset()
+    fastpath._allowed_hosts.clear()
     yield
+    buffer.reset()
     ingest.site_cache_clear()
 
 

@@ -382,8 +382,7 @@ def _tail_from_snapshot(run, state, codes, result, tail_start, goals):
         day += timedelta(days=1)
 
 
-_SHARED_VISIT_DIMS = (rollups.TOTAL, "source", "channel", "utm_campaign", "entry_page", "country", "browser", "os",
-                      "device")  # fmt: skip
+_SHARED_VISIT_DIMS = (rollups.TOTAL, "source", "country", "browser")  # the cards and the default panels
 
 
 def _active_rows(run, site_id, tz, cutoff, start, end, models, fields):

@@ -25,6 +25,7 @@ from tracking.models import SegmentRollup
 SEGMENT_DIMS = rollup_segments.SEGMENT_DIMS
 ROW_OPERATORS = ("is", "is_not", "contains", "contains_not")  # as the raw engine's SQL reads them
 MAX_TAIL_DAYS = 3  # segment rollups further behind than this: raw rows
+SHARED_VISIT_DIMS = (rollups.TOTAL, "source", "country", "browser")  # the cards and the default panels
 
 
 def plan(query):
@@ -104,14 +105,25 @@ def daily(run, segment, codes, state, goals=()):
 
 def _tail_day(run, segment, day, codes, goals):
     """[(dimension, value, Stats with carry_in)] of a day not filled yet, from raw rows read once per page render."""
-    summed = ("segment_tail_sums", run.site.pk, segment, day, tuple(codes), tuple(g.pk for g in goals))
-    if summed not in run.memo:  # the cards, the time series and the goals all want the segment's total
-        cache = run.memo.setdefault(("segment_tail_rows", run.site.pk, segment, day), {})
-        with_events = bool({rollups.PAGE, rollups.GOAL} & set(codes))
-        rows = rollup_segments._Rows.of_segment(run.site.pk, run.tz, day, segment, with_events, cache)
-        rows = rollup_segments.day_rows(run.site.pk, run.tz, day, goals=goals, only=segment, dims=codes, rows=rows)
-        run.memo[summed] = [(dim, value, stats) for _sd, _sv, dim, value, stats in rows]
-    return run.memo[summed]
+    visit_codes = [code for code in codes if code not in (rollups.PAGE, rollups.GOAL)]
+    parts = [code for code in codes if code in (rollups.PAGE, rollups.GOAL)]
+    families = [tuple(parts)] if parts else []
+    if visit_codes:
+        # In a page render, the visit dimensions of all panels are summed at once (the cards, the time series and
+        # the goals all want the total; countries and browsers come along): one pass over the rows, not five.
+        shared = run.memo_shared and set(visit_codes) <= set(SHARED_VISIT_DIMS)
+        families.append(SHARED_VISIT_DIMS if shared else tuple(visit_codes))
+    found = []
+    for dims in families:
+        key = ("segment_tail_sums", run.site.pk, segment, day, dims, tuple(g.pk for g in goals))
+        if key not in run.memo:
+            cache = run.memo.setdefault(("segment_tail_rows", run.site.pk, segment, day), {})
+            with_events = bool({rollups.PAGE, rollups.GOAL} & set(dims))
+            rows = rollup_segments._Rows.of_segment(run.site.pk, run.tz, day, segment, with_events, cache)
+            rows = rollup_segments.day_rows(run.site.pk, run.tz, day, goals=goals, only=segment, dims=dims, rows=rows)
+            run.memo[key] = [(dim, value, stats) for _sd, _sv, dim, value, stats in rows]
+        found += [row for row in run.memo[key] if row[0] in codes]
+    return found
 
 
 def totals(run, entries, key_of):

@@ -156,6 +156,8 @@ def test_runs_sharing_a_memo_read_the_state_and_the_active_rows_once(data):
     assert got == expected  # one memo across different queries and ranges changes no answer
     sql = [q["sql"] for q in captured.captured_queries]
     assert sum('FROM "tracking_rollupstate"' in s for s in sql) == 1
-    # The active visitors' visits: once per distinct tail window, not once per query.
-    windows = {s.split("WHERE", 1)[1] for s in sql if s.startswith('SELECT "tracking_visit"."id"')}
-    assert windows and sum(s.startswith('SELECT "tracking_visit"."id"') for s in sql) == len(windows)
+    # The active visitors' visits: per distinct tail window, once with the usual columns and at most once more
+    # with all of them (for a rarer dimension), not once per query.
+    reads = [s.split("WHERE", 1)[1] for s in sql if s.startswith('SELECT "tracking_visit"."id"')]
+    assert reads and all(reads.count(window) <= 2 for window in reads)
+    assert len(reads) < len(QUERIES + GOAL_QUERIES) * len(ALL_RANGES) / 3

@@ -402,14 +402,25 @@ def _active_rows(run, site_id, tz, cutoff, start, end, models, fields):
         found = None  # a rarer dimension: read the visits again, with every field
     if found is None:
         columns = shared if set(fields) <= set(shared) else rollups.VISIT_FIELDS  # fewer columns, less decoding
-        active = Visit.objects.filter(
-            site_id=site_id, last_seen_at__gte=cutoff, started_at__gte=earliest, started_at__lt=end
-        ).values("visitor_id")
-        # The local day and "settled" come from SQL: decoding thousands of timestamptz values costs more.
-        rows = (
-            Visit.objects.filter(
-                site_id=site_id, visitor_id__in=active, started_at__gte=start - timedelta(days=1), started_at__lt=end
+        open_ids = run.memo[("rollup_state", site_id)].provisional_open
+        if open_ids is None:  # a snapshot from before open visits were kept: find them (a scan of two days)
+            active = Visit.objects.filter(
+                site_id=site_id, last_seen_at__gte=cutoff, started_at__gte=earliest, started_at__lt=end
+            ).values("visitor_id")
+        else:  # open at the snapshot, or started since its cutoff: no scan for last_seen_at
+            active = set(
+                among(Visit.objects.filter(site_id=site_id), "id", open_ids).values_list("visitor_id", flat=True)
             )
+            active.update(
+                Visit.objects.filter(site_id=site_id, started_at__gte=cutoff, started_at__lt=end).values_list(
+                    "visitor_id", flat=True
+                )
+            )
+            active = list(active)
+        # The local day and "settled" come from SQL: decoding thousands of timestamptz values costs more.
+        visits_of = Visit.objects.filter(site_id=site_id, started_at__gte=start - timedelta(days=1), started_at__lt=end)
+        rows = (
+            (visits_of.filter(visitor_id__in=active) if open_ids is None else among(visits_of, "visitor_id", active))
             .annotate(local_day=TruncDate("started_at", tzinfo=tz), settled=_before(cutoff, "last_seen_at"))
             .values_list("id", "local_day", "settled", "visitor_id", "is_bounce", "duration", "pageviews", *columns)
         )

@@ -196,6 +196,9 @@ class RollupState(models.Model):
     provisional_until = models.DateField(null=True, blank=True)
     provisional_cutoff = models.DateTimeField(null=True, blank=True)
     provisional_goals = models.JSONField(default=list, blank=True)  # the goal ids the snapshot counted
+    # The visits not ended by the cutoff when the snapshot was taken (None: unknown, find them by last_seen_at). With
+    # the visits started after the cutoff, they are every visit the snapshot left out: an ended visit never changes.
+    provisional_open = models.JSONField(null=True, blank=True)
     # SegmentRollup rows exist for every day up to this one (never after complete_until), counting these goals.
     segments_until = models.DateField(null=True, blank=True)
     segment_goals = models.JSONField(default=list, blank=True)

@@ -315,6 +315,9 @@ def provisional_refresh(site, *, now=None):
             for value, s in values.items()
         ]  # fmt: skip
         previous, day = pairs, day + timedelta(days=1)
+    # Visits open at the cutoff (a visit lasts less than two days): the read finds the rows to add by these ids.
+    still_open = Visit.objects.filter(site=site, last_seen_at__gte=cutoff, started_at__gte=cutoff - timedelta(days=2))
+    open_ids = sorted(still_open.values_list("id", flat=True))
     with transaction.atomic():
         locked = RollupState.objects.select_for_update().get(pk=state.pk)
         if locked.complete_until != state.complete_until or locked.timezone != site.timezone:
@@ -323,7 +326,7 @@ def provisional_refresh(site, *, now=None):
         ProvisionalRollup.objects.bulk_create(rows, batch_size=2000)
         RollupState.objects.filter(pk=state.pk).update(
             provisional_from=first, provisional_until=last, provisional_cutoff=cutoff,
-            provisional_goals=[g.pk for g in goals],
+            provisional_goals=[g.pk for g in goals], provisional_open=open_ids,
         )  # fmt: skip
     return (last - first).days + 1
 

@@ -161,3 +161,19 @@ def test_runs_sharing_a_memo_read_the_state_and_the_active_rows_once(data):
     reads = [s.split("WHERE", 1)[1] for s in sql if s.startswith('SELECT "tracking_visit"."id"')]
     assert reads and all(reads.count(window) <= 2 for window in reads)
     assert len(reads) < len(QUERIES + GOAL_QUERIES) * len(ALL_RANGES) / 3
+
+
+def test_the_snapshot_keeps_its_open_visits_and_a_snapshot_without_them_still_answers_exactly(data):
+    from tracking.models import Visit
+
+    late_traffic(data)
+    rollups.rollups_fill(data, now=NOW)
+    state = RollupState.objects.get(site=data)
+    open_visits = set(
+        Visit.objects.filter(site=data, last_seen_at__gte=state.provisional_cutoff).values_list("id", flat=True)
+    )
+    assert open_visits and set(state.provisional_open) == open_visits
+    expected = raw_answers(data)
+    assert answers(data) == expected
+    RollupState.objects.filter(site=data).update(provisional_open=None)  # a snapshot taken before they were kept
+    assert answers(data) == expected

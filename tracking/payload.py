@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from humblytics.currencies import is_currency
 from sites.domains import strip_www
@@ -19,6 +19,7 @@ from sites.domains import strip_www
 MAX_BODY_BYTES = 8 * 1024
 MAX_NAME = 120
 MAX_URL = 2000
+_PATH_SAFE = "!#$%&'()*+,/:;=?@[]~"  # with letters, digits and "_.-": kept as sent; "%": escapes stay escaped
 MAX_PROPS = 30
 MAX_PROP_KEY = 300
 MAX_PROP_VALUE = 2000
@@ -118,6 +119,10 @@ def parse(body):
     pathname = parts.path or "/"
     if hash_mode and parts.fragment:
         pathname = f"{pathname}#{parts.fragment}"
+    if not pathname.isascii():
+        # As browsers report location.pathname: non-ASCII percent-encoded, so one page has one spelling and a
+        # path is at most MAX_URL bytes (a page-view index entry must stay under PostgreSQL's ~2.7 kB).
+        pathname = quote(pathname, safe=_PATH_SAFE)
     pathname = pathname[:MAX_URL]
 
     props = _props(_pick(data, "p", "props"))

@@ -236,3 +236,13 @@ def test_it_stores_directly_when_redis_is_unreachable(client, site, settings):
     buffer.reset()
     assert post(client, pageview()).status_code == 202
     assert PageView.objects.get().view_id == VIEW
+
+
+def test_a_non_ascii_path_is_stored_percent_encoded_as_browsers_report_it(client, site):
+    # 1,950 four-byte characters: 7,800 bytes raw, more than a page-view index entry may hold on PostgreSQL.
+    body = json.dumps(pageview(u="https://example.com/" + "\U0001f600" * 1950), ensure_ascii=False).encode()
+    assert post(client, body).status_code == 202
+    assert post(client, pageview(u="https://example.com/привет", v="cyrillic-view-000000001")).status_code == 202
+    paths = sorted(PageView.objects.values_list("pathname", flat=True), key=len)
+    assert paths[0] == "/%D0%BF%D1%80%D0%B8%D0%B2%D0%B5%D1%82"
+    assert paths[1].startswith("/%F0%9F%98%80") and len(paths[1].encode()) <= 2000

@@ -152,8 +152,18 @@ def test_flush_events_refuses_a_bad_linger(settings):
         call_command("flush_events", "--linger", "-1")
 
 
-def test_flush_events_refuses_a_bad_nice_value(settings):
+def test_flush_events_refuses_an_unknown_priority(settings):
     from django.core.management import CommandError, call_command
 
-    with pytest.raises(CommandError, match="--nice must be between 0 and 19"):
-        call_command("flush_events", "--nice", "20")
+    with pytest.raises(CommandError, match="invalid choice: 'urgent'"):
+        call_command("flush_events", "--priority", "urgent")
+
+
+def test_the_flusher_reports_how_far_behind_each_batch_was(site, stream, monkeypatch):
+    buffer.push([record(site, path="/late")])
+    real_time = buffer.time.time
+    monkeypatch.setattr(buffer.time, "time", lambda: real_time() + 7)  # the entry is now ~7 s old
+    lags = []
+    flusher = buffer.Flusher(linger=0, block_ms=10)
+    flusher.run(should_stop=lambda: len(lags) >= 2, after_step=lags.append)
+    assert 6.5 < lags[0] < 8 and lags[1] is None  # one stored batch, then an empty read

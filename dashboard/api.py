@@ -314,12 +314,13 @@ class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField()
 
 
-# --- the view -----------------------------------------------------------------------------------
-class QueryView(APIView):
+# --- the views ----------------------------------------------------------------------------------
+class KeyedAPIView(APIView):
+    """A Stats API view: a site API key (Bearer), its rate limit (429 with Retry-After), {"error": …} bodies."""
+
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasApiKey]
     throttle_classes = [ApiKeyRateThrottle]
-    parser_classes = [JSONParser]  # for the schema; read_body reads the body itself, with its own checks
     renderer_classes = [JSONRenderer]
 
     def get_exception_handler(self):
@@ -329,6 +330,10 @@ class QueryView(APIView):
         for throttle in self.get_throttles():
             if not throttle.allow_request(request, self):
                 raise RateLimited(throttle.wait(), throttle.exceeded)
+
+
+class QueryView(KeyedAPIView):
+    parser_classes = [JSONParser]  # for the schema; read_body reads the body itself, with its own checks
 
     @extend_schema(
         operation_id="query",

@@ -10,13 +10,9 @@ A key reads only its own site: another site_id is a 403, a test of another site 
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound, ParseError, PermissionDenied
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from dashboard.api import ErrorSerializer, RateLimited, api_exception_handler
-from dashboard.authentication import ApiKeyAuthentication, HasApiKey
-from dashboard.throttling import ApiKeyRateThrottle
+from dashboard.api import ErrorSerializer, KeyedAPIView
 from sites.domains import DomainError, normalize_domain
 from splittests import presenters, selectors
 from splittests.models import SplitTest
@@ -25,20 +21,7 @@ from splittests.report import FIXED, SEQUENTIAL
 KNOWN_PARAMS = {"site_id", "results"}
 
 
-class _Base(APIView):
-    authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [HasApiKey]
-    throttle_classes = [ApiKeyRateThrottle]
-    renderer_classes = [JSONRenderer]
-
-    def get_exception_handler(self):
-        return api_exception_handler
-
-    def check_throttles(self, request):
-        for throttle in self.get_throttles():
-            if not throttle.allow_request(request, self):
-                raise RateLimited(throttle.wait(), throttle.exceeded)
-
+class _Base(KeyedAPIView):
     def site(self, request):
         unknown = sorted(set(request.query_params) - KNOWN_PARAMS)
         if unknown:

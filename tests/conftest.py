@@ -67,6 +67,18 @@ def charlies_site(charlie):
 
 
 @pytest.fixture
+def key(site, alice):
+    """A Stats API key of `site` (the secret, as its owner was shown it once)."""
+    return site_services.apikey_create(site=site, name="CI", created_by=alice)[1]
+
+
+@pytest.fixture
+def charlies_key(charlies_site, charlie):
+    """The outsider's key, for his own site."""
+    return site_services.apikey_create(site=charlies_site, name="Charlie", created_by=charlie)[1]
+
+
+@pytest.fixture
 def login(client):
     """login(user) logs the test client in as that user and returns the client."""
 

@@ -61,16 +61,6 @@ def data(site):
     return site
 
 
-@pytest.fixture
-def key(site, alice):
-    return site_services.apikey_create(site=site, name="CI", created_by=alice)[1]
-
-
-@pytest.fixture
-def charlies_key(charlies_site, charlie):
-    return site_services.apikey_create(site=charlies_site, name="Charlie", created_by=charlie)[1]
-
-
 def post(key, body, *, client=None, raw=None, content_type="application/json", **headers):
     client = client or Client()
     if key is not None:

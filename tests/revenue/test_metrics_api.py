@@ -10,7 +10,6 @@ import pytest
 from django.test import Client
 
 from dashboard import api
-from sites import services as site_services
 from tests.revenue.test_metrics import RANGE, TODAY
 from tests.revenue.test_metrics import data as data  # the shared dataset (a fixture), re-exported for pytest
 
@@ -25,16 +24,6 @@ def _isolated_cache(isolated_cache):
 @pytest.fixture(autouse=True)
 def _fixed_today(monkeypatch):
     monkeypatch.setattr(api, "site_today", lambda site: TODAY)
-
-
-@pytest.fixture
-def key(site, alice):
-    return site_services.apikey_create(site=site, name="CI", created_by=alice)[1]
-
-
-@pytest.fixture
-def charlies_key(charlies_site, charlie):
-    return site_services.apikey_create(site=charlies_site, name="Charlie", created_by=charlie)[1]
 
 
 def ask(key, **body):

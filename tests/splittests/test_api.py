@@ -3,23 +3,12 @@
 import pytest
 from django.test import Client
 
-from sites import services as site_services
 from tests.splittests.conftest import control_of, expose, variant_named
 
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(isolated_cache):
     pass
-
-
-@pytest.fixture
-def key(site, alice):
-    return site_services.apikey_create(site=site, name="CI", created_by=alice)[1]
-
-
-@pytest.fixture
-def charlies_key(charlies_site, charlie):
-    return site_services.apikey_create(site=charlies_site, name="Charlie", created_by=charlie)[1]
 
 
 def get(key, path, **params):

@@ -2,10 +2,11 @@
 
 Starts, on loopback only: a private Redis, PostgreSQL (the one answering on BENCH_PG, else a private
 cluster), a fresh migrated database, gunicorn (2 sync workers) serving both /api/event and the ceiling
-(bench/ceiling.py, same middleware, same gunicorn process and flags) and the flusher. Then wrk posts the
-realistic mix of bench/ingest.lua at concurrency 50: BENCH_SECONDS to the ceiling, then BENCH_SECONDS to
-/api/event, and the script waits for every accepted event to land. Everything it starts it stops (also
-on Ctrl-C or error); every step is bounded in time.
+(bench/ceiling.py, a Django view behind the full middleware stack; and bench/wsgi.py's framework-free raw
+ceiling, for information), same gunicorn process and flags, and the flusher. Then wrk posts the realistic mix
+of bench/ingest.lua at concurrency 50: BENCH_SECONDS to each ceiling, then BENCH_SECONDS to /api/event, and
+the script waits for every accepted event to land. Everything it starts it stops (also on Ctrl-C or error);
+every step is bounded in time.
 
 Settings (environment): BENCH_SECONDS (30), BENCH_CONNECTIONS (50), BENCH_PG (postgres://postgres@127.0.0.1:5432),
 BENCH_DB (humblytics_bench), BENCH_ACCESS_LOG (1: gunicorn writes the Procfile's access log, to a file),
@@ -351,7 +352,7 @@ def bench(wrk, procs, workdir):
     sites = json.loads(next(line for line in out.splitlines() if line.startswith("SITES "))[6:])
 
     port = free_port()
-    gunicorn = [str(VENV_BIN / "gunicorn"), "humblytics.wsgi", "--workers", str(WORKERS), "--worker-class", "sync"]
+    gunicorn = [str(VENV_BIN / "gunicorn"), "bench.wsgi", "--workers", str(WORKERS), "--worker-class", "sync"]
     gunicorn += ["--bind", f"127.0.0.1:{port}", "--backlog", "2048", "--timeout", "30"]
     if ACCESS_LOG:  # the Procfile's flags, to a file
         gunicorn += [
@@ -381,6 +382,10 @@ def bench(wrk, procs, workdir):
     ceiling = run_wrk(wrk, port, path="/bench/ceiling", domain=sites["main"][1], seconds=SECONDS, seed=3,
                       log=Path(workdir) / "ceiling.txt", **common)  # fmt: skip
     ceiling_cpu = cpu_used(cpu0, cpu_snapshot(roles), ceiling["wall_ended"] - ceiling["wall_started"])
+
+    say(f"raw ceiling: /bench/raw-ceiling, {CONNECTIONS} connections, {SECONDS}s (+{TAIL_SECONDS}s tail)")
+    raw = run_wrk(wrk, port, path="/bench/raw-ceiling", domain=sites["main"][1], seconds=SECONDS, seed=5,
+                  log=Path(workdir) / "raw-ceiling.txt", **common)  # fmt: skip
 
     say(f"ours: /api/event, {CONNECTIONS} connections, {SECONDS}s (+{TAIL_SECONDS}s tail)")
     profiler = None
@@ -419,6 +424,8 @@ def bench(wrk, procs, workdir):
         "ceiling_rps": ceiling["requests"] / (ceiling["duration_us"] / 1e6),
         "ceiling_p50_ms": ceiling["p50_us"] / 1000,
         "ceiling_p99_ms": ceiling["p99_us"] / 1000,
+        "raw_ceiling_rps": raw["requests"] / (raw["duration_us"] / 1e6),
+        "raw_ceiling_p99_ms": raw["p99_us"] / 1000,
         "ours_rps": ours["requests"] / total_seconds,
         "accepted_per_s": accepted / SECONDS,
         "p50_ms": ours["p50_us"] / 1000,
@@ -444,6 +451,7 @@ def bench(wrk, procs, workdir):
         "cpu_cores_ours": ours_cpu,
     }
     result["ratio"] = result["ours_rps"] / result["ceiling_rps"]
+    result["raw_ratio"] = result["ours_rps"] / result["raw_ceiling_rps"]
     report(result)
     ok = (
         result["ratio"] >= TARGET_RATIO
@@ -474,6 +482,8 @@ def report(r):
         ("ceiling p50 / p99 latency", f"{r['ceiling_p50_ms']:.1f} / {r['ceiling_p99_ms']:.1f} ms", ""),
         ("ours requests/s (all answers)", f"{r['ours_rps']:,.0f}", ""),
         ("ratio ours / ceiling", f"{r['ratio']:.2f}", f"≥ {TARGET_RATIO} {mark(r['ratio'] >= TARGET_RATIO)}"),
+        ("raw WSGI ceiling requests/s, p99", f"{r['raw_ceiling_rps']:,.0f}, {r['raw_ceiling_p99_ms']:.1f} ms", ""),
+        ("ratio ours / raw WSGI ceiling", f"{r['raw_ratio']:.2f}", "(for information)"),
         ("accepted events/s (stored kinds)", f"{r['accepted_per_s']:,.0f}", ""),
         ("p50 / p99 latency", f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f} ms", f"p99 ≤ 50 ms {mark(r['p99_ms'] <= 50)}"),
         ("rows landed/s during the load", f"{r['rows_landed_per_s_during_load']:,.0f}", ""),

@@ -42,10 +42,16 @@ class Priority:
         self.can_raise = True
 
     def apply(self):
-        if self.mode == "idle":
-            self.can_raise = self._set_idle()
-        elif self.mode == "low":
-            os.nice(10)
+        """Lower the priority as the mode says; a system that refuses (a sandbox's seccomp policy…) only costs
+        the latency benefit, never the flushing: it says so and carries on at the priority it was started with."""
+        try:
+            if self.mode == "idle":
+                self.can_raise = self._set_idle()
+            elif self.mode == "low":
+                os.nice(10)
+        except OSError as error:
+            self.mode = "normal"
+            log.warning("the flusher could not lower its CPU priority (%s); it runs at normal priority", error)
 
     def update(self, lag_seconds):
         if self.mode != "idle" or lag_seconds is None:

@@ -63,3 +63,14 @@ def test_normal_mode_never_touches_the_scheduler():
 def test_an_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="priority: one of idle, low, normal"):
         priority.Priority("urgent")
+
+
+def test_a_system_that_refuses_a_lower_priority_only_costs_the_latency_benefit(caplog):
+    def refused():
+        raise PermissionError("sched_setscheduler: operation not permitted")
+
+    cpu = priority.Priority("idle", set_idle=refused, set_normal=lambda: None)
+    cpu.apply()
+    cpu.update(60.0)  # and nothing else is tried
+    assert cpu.mode == "normal" and not cpu.raised
+    assert "could not lower its CPU priority" in caplog.text

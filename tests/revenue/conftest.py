@@ -2,7 +2,8 @@
 
 `localstripe` yields the base URL of a session-wide server (state carries over between tests);
 `localstripe_clean` empties it first (DELETE /_config/data, a few ms) and yields the same URL;
-`stripe_client` is a `stripe.StripeClient` pointed at a clean server.
+`stripe_client` is a `stripe.StripeClient` pointed at a clean server; `stripe_api` also makes that server the
+app's Stripe (settings), and `connection` connects the `site` to it with `connection_key`.
 A failing test that used localstripe gets the server's log for that test appended to its report.
 """
 
@@ -51,6 +52,26 @@ def make_client(url, api_key=TEST_KEY):
 @pytest.fixture
 def stripe_client(localstripe_clean):
     return make_client(localstripe_clean)
+
+
+@pytest.fixture
+def stripe_api(localstripe_clean, settings):
+    """localstripe as the app's Stripe, without the production pacing; a client of the tests' own on it."""
+    settings.STRIPE_API_BASE = localstripe_clean
+    settings.STRIPE_MAX_REQUESTS_PER_SECOND = 50
+    return make_client(localstripe_clean, TEST_KEY)
+
+
+@pytest.fixture
+def connection_key():
+    return TEST_KEY
+
+
+@pytest.fixture
+def connection(site, stripe_api, alice, connection_key):
+    from revenue import services
+
+    return services.connection_connect(site=site, secret_key=connection_key, user=alice)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -9,25 +9,12 @@ import pytest
 
 from revenue import services, sync
 from revenue.models import Payment, StripeConnection, StripeRef
-from tests.revenue.conftest import make_client
+from tests.revenue.conftest import TEST_KEY as KEY
 from tests.tracking.factories import record
 from tracking import services as tracking_services
 
 pytestmark = pytest.mark.localstripe
 VIEW = "view-paid-000000000001"
-KEY = "sk_test_humblytics"
-
-
-@pytest.fixture
-def stripe_api(localstripe_clean, settings):
-    settings.STRIPE_API_BASE = localstripe_clean
-    settings.STRIPE_MAX_REQUESTS_PER_SECOND = 50
-    return make_client(localstripe_clean, KEY)
-
-
-@pytest.fixture
-def connection(site, stripe_api, alice):
-    return services.connection_connect(site=site, secret_key=KEY, user=alice)
 
 
 def land_view(site, view_id=VIEW, **visit):

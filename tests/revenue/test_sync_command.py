@@ -14,24 +14,10 @@ from django.utils import timezone
 from revenue import services, sync
 from revenue.management.commands.sync_stripe import Command
 from revenue.models import Payment, StripeConnection
-from tests.revenue.conftest import make_client
 from tests.revenue.test_sync import land_view, pay
 
 pytestmark = pytest.mark.localstripe
-KEY = "sk_test_humblytics"
 VIEW = "view-paid-000000000001"
-
-
-@pytest.fixture
-def stripe_api(localstripe_clean, settings):
-    settings.STRIPE_API_BASE = localstripe_clean
-    settings.STRIPE_MAX_REQUESTS_PER_SECOND = 50
-    return make_client(localstripe_clean, KEY)
-
-
-@pytest.fixture
-def connection(site, stripe_api, alice):
-    return services.connection_connect(site=site, secret_key=KEY, user=alice)
 
 
 def sync_stripe(*args):

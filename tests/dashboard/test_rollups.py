@@ -6,6 +6,7 @@ import pytest
 
 from dashboard import engine
 from dashboard.query import build
+from tests.dashboard import reading
 from tests.dashboard.test_engine import TODAY
 from tests.tracking.factories import record
 from tracking import rollups, services
@@ -27,21 +28,11 @@ RANGES = [["2026-03-10", "2026-03-11"], ["2026-03-08", "2026-03-12"], ["2026-03-
 
 
 def answers(site):
-    return [
-        engine.run(site, build({**query, "date_range": dates}, today=TODAY)).rows
-        for query in QUERIES
-        for dates in RANGES
-    ]
+    return reading.answers(site, QUERIES, RANGES)
 
 
 def raw_answers(site):
-    state = list(RollupState.objects.filter(site=site).values())
-    RollupState.objects.filter(site=site).delete()
-    try:
-        return answers(site)
-    finally:
-        for row in state:
-            RollupState.objects.create(**row)
+    return reading.raw_answers(site, QUERIES, RANGES)
 
 
 def test_rollups_answer_exactly_like_raw_rows(data):

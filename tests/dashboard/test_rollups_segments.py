@@ -7,6 +7,7 @@ import pytest
 from dashboard import engine
 from dashboard.query import build
 from sites import services as site_services
+from tests.dashboard import reading
 from tests.dashboard.test_engine import TODAY
 from tests.dashboard.test_rollups_tail import late_traffic
 from tests.tracking.factories import record
@@ -42,17 +43,11 @@ def run(site, query, dates, filters):
 
 
 def answers(site, filter_sets, queries=QUERIES):
-    return [run(site, query, dates, filters) for filters in filter_sets for query in queries for dates in RANGES]
+    return reading.answers(site, queries, RANGES, filter_sets)
 
 
 def raw_answers(site, filter_sets, queries=QUERIES):
-    state = list(RollupState.objects.filter(site=site).values())
-    RollupState.objects.filter(site=site).delete()
-    try:
-        return answers(site, filter_sets, queries)
-    finally:
-        for row in state:
-            RollupState.objects.create(**row)
+    return reading.raw_answers(site, queries, RANGES, filter_sets)
 
 
 def test_one_common_filter_answers_exactly_like_raw_rows(data):

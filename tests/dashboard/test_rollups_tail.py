@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 from dashboard import engine
 from dashboard.query import build
 from sites import services as site_services
+from tests.dashboard import reading
 from tests.dashboard.test_engine import TODAY
 from tests.dashboard.test_rollups import QUERIES, RANGES
 from tests.tracking.factories import record
@@ -25,21 +26,11 @@ def ts(day, hour, minute):
 
 
 def answers(site):
-    return [
-        engine.run(site, build({**query, "date_range": dates}, today=TODAY)).rows
-        for query in [*QUERIES, *GOAL_QUERIES]
-        for dates in ALL_RANGES
-    ]
+    return reading.answers(site, [*QUERIES, *GOAL_QUERIES], ALL_RANGES)
 
 
 def raw_answers(site):
-    state = list(RollupState.objects.filter(site=site).values())
-    RollupState.objects.filter(site=site).delete()
-    try:
-        return answers(site)
-    finally:
-        for row in state:
-            RollupState.objects.create(**row)
+    return reading.raw_answers(site, [*QUERIES, *GOAL_QUERIES], ALL_RANGES)
 
 
 def late_traffic(site):

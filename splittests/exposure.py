@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-MAX_BODY_BYTES = 8 * 1024
 MAX_URL = 2000
 VIEW_ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,40}$")  # the Events API's rule (tracking/payload.py)
 MAX_ID = 2**63 - 1

@@ -14,8 +14,7 @@ from revenue.models import Payment
 from splittests import delivery, report
 from splittests.models import Exposure, SplitTest, Variant
 from tracking.models import Event, PageView, Visit
-
-VISIT_IDLE = timedelta(minutes=30)  # tracking's visit rule: ≤ 30 minutes idle
+from tracking.sessions import VISIT_IDLE  # tracking's visit rule: ≤ 30 minutes idle
 
 
 def splittest_list(*, site):

@@ -18,22 +18,14 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 
 from splittests import delivery, services
-from splittests.exposure import MAX_BODY_BYTES, ExposureError, parse
+from splittests.exposure import ExposureError, parse
 from splittests.selectors import session_state
-from tracking import devices, privacy
+from tracking import devices, endpoint, privacy
 from tracking.ingest import is_local_host
 from tracking.services import salt_for_day
 
 logger = logging.getLogger(__name__)
 SITE_SCRIPT_CACHE_CONTROL = "private, max-age=60"
-_CORS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type",
-    "Access-Control-Expose-Headers": "X-Humblytics-Dropped",
-    "Access-Control-Max-Age": "86400",
-}
-_ACCEPTED_TYPES = ("text/plain", "application/json", "")
 
 
 def _visitor_id(meta, site_id, now):
@@ -112,7 +104,7 @@ def serve_site_script(request, *, core: bytes):
 
 def _response(status, body=b"ok", content_type="text/plain; charset=utf-8", **headers):
     response = HttpResponse(body, status=status, content_type=content_type)
-    for name, value in {**_CORS, **{k.replace("_", "-"): v for k, v in headers.items()}}.items():
+    for name, value in (*endpoint.CORS_HEADERS, *((k.replace("_", "-"), v) for k, v in headers.items())):
         response[name] = value
     return response
 
@@ -123,22 +115,11 @@ def _error(status, message, **headers):
 
 @csrf_exempt
 def exposure(request):
-    if request.method == "OPTIONS":
-        return _response(204, b"")
-    if request.method != "POST":
-        return _error(405, "method: use POST", Allow="POST, OPTIONS")
-    content_type = request.META.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
-    if content_type not in _ACCEPTED_TYPES:
-        return _error(415, "content-type: send text/plain or application/json")
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return _error(400, "content-length: not a number")
-    if declared > MAX_BODY_BYTES:
-        return _error(413, f"body: larger than {MAX_BODY_BYTES} bytes")
-    body = request.read(MAX_BODY_BYTES + 1)
-    if len(body) > MAX_BODY_BYTES:
-        return _error(413, f"body: larger than {MAX_BODY_BYTES} bytes")
+    body, refusal = endpoint.envelope(
+        request.method, request.META.get("CONTENT_TYPE", ""), request.META.get("CONTENT_LENGTH"), request.read
+    )
+    if refusal is not None:
+        return endpoint.http_response(refusal)
     try:
         incoming = parse(body)
     except ExposureError as error:

@@ -15,6 +15,8 @@ until `settle()` has run, so a refusal loses nothing.
 import json
 from dataclasses import dataclass
 
+from django.http import HttpResponse
+
 from tracking import buffer, ingest
 from tracking.payload import MAX_BODY_BYTES, PayloadError, parse
 from tracking.services import events_store
@@ -44,23 +46,43 @@ def _error(status, message, *headers):
     return Answer(status, json.dumps({"error": message}).encode(), JSON, headers)
 
 
-def answer(method, content_type, content_length, read, meta):
-    """The answer to one request. `read(n)` reads at most n bytes of the body; `meta` is the WSGI environ."""
+def envelope(method, content_type, content_length, read):
+    """(body, None) for a beacon POST within the limits, or (None, the Answer that refuses it).
+
+    The checks every beacon endpoint makes before its payload (this one and splittests' /api/exposure):
+    OPTIONS (CORS preflight), the method, the content type and the size, declared and read.
+    """
     if method == "OPTIONS":
-        return Answer(204)
+        return None, Answer(204)
     if method != "POST":
-        return _error(405, "method: use POST", ("Allow", "POST, OPTIONS"))
+        return None, _error(405, "method: use POST", ("Allow", "POST, OPTIONS"))
     if content_type.split(";", 1)[0].strip().lower() not in _ACCEPTED_TYPES:
-        return _error(415, "content-type: send text/plain or application/json")
+        return None, _error(415, "content-type: send text/plain or application/json")
     try:
         declared = int(content_length or 0)
     except ValueError:
-        return _error(400, "content-length: not a number")
+        return None, _error(400, "content-length: not a number")
     if declared > MAX_BODY_BYTES:
-        return _error(413, f"body: larger than {MAX_BODY_BYTES} bytes")
+        return None, _error(413, f"body: larger than {MAX_BODY_BYTES} bytes")
     body = read(MAX_BODY_BYTES + 1)  # a lying or absent Content-Length cannot make us read more
     if len(body) > MAX_BODY_BYTES:
-        return _error(413, f"body: larger than {MAX_BODY_BYTES} bytes")
+        return None, _error(413, f"body: larger than {MAX_BODY_BYTES} bytes")
+    return body, None
+
+
+def http_response(answer):
+    """An Answer as a Django response (the doors that are Django views)."""
+    response = HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)
+    for name, value in (*CORS_HEADERS, *answer.headers):
+        response[name] = value
+    return response
+
+
+def answer(method, content_type, content_length, read, meta):
+    """The answer to one request. `read(n)` reads at most n bytes of the body; `meta` is the WSGI environ."""
+    body, refusal = envelope(method, content_type, content_length, read)
+    if refusal is not None:
+        return refusal
     try:
         incoming = parse(body)
     except PayloadError as error:

@@ -18,7 +18,6 @@ from sites.models import Site
 from tracking import rows, sessions
 from tracking.models import DroppedEvents, Event, PageView, Salt
 
-VISIT_IDLE = sessions.VISIT_IDLE
 _ADVISORY_LOCK = 7_303_001  # serialises writers so visits are never split by a race
 
 

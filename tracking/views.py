@@ -4,7 +4,6 @@ production WSGI application's fast path (tracking.fastpath). Both answer with tr
 No ORM write per request (records go to the Redis buffer), no cookies (no session, no CSRF token), no DRF.
 """
 
-from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from tracking import endpoint
@@ -20,7 +19,4 @@ def event(request):
         request.META,
     )
     endpoint.settle(answer.pending)  # here the reply is read before answering: no closer to defer it to
-    response = HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)
-    for name, value in (*endpoint.CORS_HEADERS, *answer.headers):
-        response[name] = value
-    return response
+    return endpoint.http_response(answer)

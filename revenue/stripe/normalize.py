@@ -255,6 +255,12 @@ def _metadata(value):
     return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
 
+def _block(d, key):
+    """A nested object of `d` (a Mapping), or {} when it is missing, null or not an object."""
+    value = d.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
 def _list_data(value):
     """The items of an embedded list object (`{"object": "list", "data": [...]}`) or a bare list."""
     if isinstance(value, Mapping):
@@ -371,8 +377,8 @@ def payment_intent(d):
 
 def invoice_payment(d):
     _check(d, "invoice_payment")
-    payment = d.get("payment") if isinstance(d.get("payment"), Mapping) else {}
-    transitions = d.get("status_transitions") if isinstance(d.get("status_transitions"), Mapping) else {}
+    payment = _block(d, "payment")
+    transitions = _block(d, "status_transitions")
     return InvoicePayment(
         **_common(d),
         invoice=ref(d.get("invoice")),
@@ -396,7 +402,7 @@ def _main_payment(payments):
 
 def invoice(d):
     _check(d, "invoice")
-    parent = d.get("parent") if isinstance(d.get("parent"), Mapping) else {}
+    parent = _block(d, "parent")
     # Only the block named by parent.type is set on real objects; read subscription_details whenever it is
     # there so an unknown parent.type never hides a subscription.
     details = parent.get("subscription_details")
@@ -406,7 +412,7 @@ def invoice(d):
     snapshot = details.get("metadata")
     payments = tuple(invoice_payment(p) for p in _list_data(d.get("payments")) if p.get("object") == "invoice_payment")
     main = _main_payment(payments)
-    transitions = d.get("status_transitions") if isinstance(d.get("status_transitions"), Mapping) else {}
+    transitions = _block(d, "status_transitions")
     return Invoice(
         **_common(d),
         metadata=_metadata(d.get("metadata")),

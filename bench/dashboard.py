@@ -28,7 +28,6 @@ import statistics
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
-from datetime import time as dtime
 from pathlib import Path
 from unittest import mock
 
@@ -90,9 +89,10 @@ def seed_ready(args):
 
     config = seed.Config(pageviews=args.pageviews, days=args.days, seed=args.seed)
     site = Site.objects.filter(domain=seed.HOSTNAME).first()
-    found = re.fullmatch(r"bench seed pv=(\d+) days=(\d+) end=(\S+) seed=(\d+)", site.name) if site else None
-    if found and not args.reseed and (int(found[1]), int(found[2]), int(found[4])) == (
-        config.pageviews, config.days, config.seed,
+    recorded = r"bench seed pv=(\d+) days=(\d+) end=(\S+) seed=(\d+) until=(\d+)"
+    found = re.fullmatch(recorded, site.name) if site else None
+    if found and not args.reseed and (int(found[1]), int(found[2]), int(found[4]), int(found[5])) == (
+        config.pageviews, config.days, config.seed, config.until,
     ):  # fmt: skip
         config.end = date.fromisoformat(found[3])
         count = PageView.objects.filter(site_id=site.pk).count()
@@ -105,7 +105,7 @@ def seed_ready(args):
 
 
 def pinned_now(config):
-    return datetime.combine(config.end, dtime(22, 0), tzinfo=UTC)
+    return config.now
 
 
 def rollups_ready(site, now):

@@ -409,6 +409,7 @@ class Config:
     days: int = 90
     end: date = field(default_factory=lambda: datetime.now(UTC).date() - timedelta(days=1))  # the last full day
     seed: int = 42
+    until: int = 22 * 3600  # seconds into the last day at which its traffic stops: the bench's clock, no rows after it
     pages: int = 2000
     sources: int = 200
 
@@ -418,7 +419,15 @@ class Config:
 
     def describe(self):
         """Stored as the site's name: a reused seed must match it."""
-        return f"bench seed pv={self.pageviews} days={self.days} end={self.end.isoformat()} seed={self.seed}"
+        return (
+            f"bench seed pv={self.pageviews} days={self.days} end={self.end.isoformat()} seed={self.seed} "
+            f"until={self.until}"
+        )
+
+    @property
+    def now(self):
+        """The moment the seed ends: its last day at `until`, UTC (the bench pins its clock here)."""
+        return datetime.combine(self.end, datetime.min.time(), tzinfo=UTC) + timedelta(seconds=self.until)
 
     def day_budgets(self):
         """Page views per UTC day: growth x weekday x a little noise, summing exactly to `pageviews`."""
@@ -474,6 +483,8 @@ def generate_day(config, tables, site_id, index, budget):
     add_visit, add_pv, add_event = visit_lines.append, pv_lines.append, event_lines.append
     n_visits = n_events = 0
     left = budget
+    # The last day stops at the seed's clock: no visit, page view or event after it (nor engaged time past it).
+    limit = config.until * 1000 if index == config.days - 1 else 3 * 86_400_000
 
     def stamp(ms):
         seconds, milli = divmod(ms, 1000)
@@ -488,7 +499,7 @@ def generate_day(config, tables, site_id, index, budget):
         hour = bisect_right(hour_cw, random_() * hour_cw[-1])
         at = (hour * 3600 + int(random_() * 3600)) * 1000 + int(random_() * 1000)  # ms since the day began
         for visit_number in range(n_visits_today):
-            if at >= 86_400_000 or left <= 0:
+            if at >= min(86_400_000, limit) or left <= 0:
                 break
             if visit_number and random_() < REPEAT_DIRECT_SHARE:
                 traffic = tables.direct
@@ -528,9 +539,13 @@ def generate_day(config, tables, site_id, index, budget):
             view_ids = []
             last_seen = at
             for position, page in enumerate(path_ids):
+                if ts >= limit:  # the rest of this visit would be after the seed's clock: not spent
+                    left += n - position
+                    n = position
+                    break
                 view_id = f"{getrandbits(96):024x}"
                 view_ids.append((view_id, ts, page))
-                engaged = min(int(expovariate(1 / 35_000)), 1_500_000)
+                engaged = min(int(expovariate(1 / 35_000)), 1_500_000, limit - 1 - ts)
                 depth = "\\N" if random_() < 0.1 else str(min(100, int(random_() * 110)))
                 add_pv(
                     f"{pv_prefix}{view_id}\t{visit_id}\t{visitor}\t{stamp(ts)}\t{host}\t{escaped[page]}\t{{}}\t"
@@ -539,14 +554,22 @@ def generate_day(config, tables, site_id, index, budget):
                 last_seen = ts + engaged
                 if position < n - 1:
                     ts = last_seen + 500 + int(random_() * 15_000)
+            path_ids = path_ids[:n]
+            kept = []
             for position, name, props, revenue in events:
+                if position >= n:
+                    continue
                 view_id, view_ts, page = view_ids[position]
                 event_ts = view_ts + 1000 + int(random_() * 20_000)
+                if event_ts >= limit:
+                    continue
+                kept.append(name)
                 last_seen = max(last_seen, event_ts)
                 add_event(
                     f"{pv_prefix}{view_id}\t{visit_id}\t{visitor}\t{name}\t{stamp(event_ts)}\t{escaped[page]}\t"
                     f"{props}\tt\t{revenue}\n"
                 )
+            events = kept
             n_events += len(events)
             bounce = "t" if n == 1 and not events else "f"
             add_visit(

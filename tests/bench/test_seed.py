@@ -57,7 +57,7 @@ def test_it_writes_exactly_the_asked_page_views_and_reports_what_it_wrote(seeded
     visits, views, events = rows(site)
     assert counts == {"visits": len(visits), "pageviews": 2000, "events": len(events)}
     assert len(views) == 2000
-    assert site.name == "bench seed pv=2000 days=7 end=2026-03-10 seed=7"
+    assert site.name == "bench seed pv=2000 days=7 end=2026-03-10 seed=7 until=79200"
     assert site.timezone == seeder.TIMEZONE
     assert site.first_event_at == datetime(2026, 3, 4, tzinfo=UTC)
     assert sorted((g.kind, g.page_path or g.event_name) for g in site.goals.all()) == sorted(seeder.GOALS)
@@ -99,6 +99,16 @@ def test_traffic_falls_inside_the_days_asked_for(seeded):
     visits, _, _ = rows(site)
     assert min(v.started_at for v in visits.values()).date() == date(2026, 3, 4)
     assert max(v.started_at for v in visits.values()).date() == date(2026, 3, 10)
+
+
+def test_nothing_happens_after_the_seeds_clock(seeded):
+    site, _ = seeded
+    visits, views, events = rows(site)
+    assert CONFIG.now == datetime(2026, 3, 10, 22, tzinfo=UTC)
+    assert max(v.last_seen_at for v in visits.values()) < CONFIG.now
+    assert max(p.timestamp for p in views) < CONFIG.now
+    assert max(e.timestamp for e in events) < CONFIG.now
+    assert max(p.timestamp for p in views) > CONFIG.now - timedelta(hours=1)  # but traffic right up to it
 
 
 def test_its_shapes_are_roughly_as_configured(seeded):

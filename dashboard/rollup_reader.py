@@ -12,13 +12,13 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.db.models import BooleanField, ExpressionWrapper, Q, Sum
-from django.db.models.functions import TruncDate
 
 from dashboard import segment_reader
 from dashboard.query import TIME_DIMENSIONS, VISIT_DIMENSIONS
 from tracking import rollups
 from tracking.models import DailyRollup, Event, PageView, ProvisionalRollup, RollupState, Visit
 from tracking.rollup_segments import among
+from tracking.rollups import LocalDate
 
 ROLLUP_METRICS = {"visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration", "events"}
 GOAL_METRICS = {"visitors", "visits", "events", "conversion_rate"}
@@ -237,14 +237,18 @@ def _daily(run, codes, state, goals=()):
             .annotate(Sum("visitors"), Sum("visits"), Sum("bounces"), Sum("duration"), Sum("pageviews"), Sum("carry"))
             .order_by()
         )
-        for dim, value, *numbers in summed.iterator(chunk_size=5000):
+        for (
+            dim,
+            value,
+            *numbers,
+        ) in summed:
             result[dim][(date_range.start, value)] = rollups.Stats(*numbers)
         first_single = stored_end
     if first_single <= stored_end:
         rows = DailyRollup.objects.filter(
             site_id=run.site.pk, dimension__in=codes, day__gte=first_single, day__lte=stored_end
         ).values_list("dimension", "day", "value", "visitors", "visits", "bounces", "duration", "pageviews", "carry")
-        for dim, day, value, *numbers in rows.iterator(chunk_size=5000):
+        for dim, day, value, *numbers in rows:
             result[dim][(day, value)] = rollups.Stats(*numbers)
     tail_start = max(date_range.start, complete_until + timedelta(days=1))
     if tail_start > date_range.end:
@@ -297,7 +301,7 @@ def _tail_from_snapshot(run, state, codes, result, tail_start, goals):
         site_id=site_id, dimension__in=codes, day__gte=tail_start, day__lte=date_range.end
     ).values_list("dimension", "day", "value", "visitors", "visits", "bounces", "duration", "pageviews", "carry_in")
     carry_in = []
-    for dim, day, value, *numbers, carried in rows.iterator(chunk_size=5000):
+    for dim, day, value, *numbers, carried in rows:
         result[dim][(day, value)] = rollups.Stats(*numbers)
         if carried:
             carry_in.append((dim, day - timedelta(days=1), value, carried))
@@ -394,6 +398,7 @@ def _active_rows(run, site_id, tz, cutoff, start, end, models, fields):
     or it happened, before the cutoff). None when nobody was active.
     """
     key = ("active_rows", site_id, cutoff, start, end)
+    first_day, last_day = start.astimezone(tz).date(), (end - timedelta(microseconds=1)).astimezone(tz).date()
     found = run.memo.get(key)
     # A visit active after the cutoff started less than two days before it (as everywhere in the engine).
     earliest = max(start - timedelta(days=1), cutoff - timedelta(days=2))
@@ -417,11 +422,19 @@ def _active_rows(run, site_id, tz, cutoff, start, end, models, fields):
                 )
             )
             active = list(active)
-        # The local day and "settled" come from SQL: decoding thousands of timestamptz values costs more.
-        visits_of = Visit.objects.filter(site_id=site_id, started_at__gte=start - timedelta(days=1), started_at__lt=end)
+        # The local day and "settled" come from SQL: decoding thousands of timestamptz values costs more. The days
+        # are kept by the local day, not by a started_at range, so PostgreSQL finds these few visitors by the
+        # (site, visitor_id) index instead of filtering two days of visits.
+        local_day = LocalDate("started_at", tzinfo=tz)
+        if open_ids is None:
+            visits_of = Visit.objects.filter(
+                site_id=site_id, started_at__gte=start - timedelta(days=1), started_at__lt=end, visitor_id__in=active
+            )
+        else:
+            visits_of = among(Visit.objects.filter(site_id=site_id), "visitor_id", active)
         rows = (
-            (visits_of.filter(visitor_id__in=active) if open_ids is None else among(visits_of, "visitor_id", active))
-            .annotate(local_day=TruncDate("started_at", tzinfo=tz), settled=_before(cutoff, "last_seen_at"))
+            visits_of.annotate(local_day=local_day, settled=_before(cutoff, "last_seen_at"))
+            .filter(local_day__gte=first_day - timedelta(days=1), local_day__lte=last_day)
             .values_list("id", "local_day", "settled", "visitor_id", "is_bounce", "duration", "pageviews", *columns)
         )
         visits, ids = defaultdict(list), set()
@@ -438,16 +451,14 @@ def _active_rows(run, site_id, tz, cutoff, start, end, models, fields):
     for model in models:
         if model not in found:
             column = "pathname" if model is PageView else "name"
-            # By visitor over the range (page views: an index-only scan of the covering (site, timestamp) index),
-            # then kept to the visits above.
+            # By their visits' ids (the visit index: a few thousand lookups), kept to the range by the local day — a
+            # timestamp range would let PostgreSQL scan two days of page views and filter them by the ids instead.
             rows = (
-                among(
-                    model.objects.filter(site_id=site_id, timestamp__gte=start, timestamp__lt=end),
-                    "visit_id", list(found["ids"]),
-                )
-                .annotate(local_day=TruncDate("timestamp", tzinfo=tz), settled=_before(cutoff, "timestamp"))
+                among(model.objects.filter(site_id=site_id), "visit_id", list(found["ids"]))
+                .annotate(local_day=LocalDate("timestamp", tzinfo=tz), settled=_before(cutoff, "timestamp"))
+                .filter(local_day__gte=first_day, local_day__lte=last_day)
                 .values_list("local_day", "settled", "visitor_id", "visit_id", column)
-            )  # fmt: skip
+            )
             split = defaultdict(list)
             for day, settled, visitor, visit_id, value in rows:
                 if visit_id in found["ids"]:

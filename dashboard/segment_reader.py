@@ -86,11 +86,15 @@ def daily(run, segment, codes, state, goals=()):
         inner = Case(When(day__gt=date_range.start, then="carry_in"), default=Value(0), output_field=IntegerField())
         sums = {f"s_{name}": Sum(name) for name in ("visitors", "visits", "bounces", "duration", "pageviews")}
         summed = rows.values_list("dimension", "value").annotate(**sums, s_carry=Sum(inner)).order_by()
-        for dim, value, *numbers in summed.iterator(chunk_size=5000):
+        for (
+            dim,
+            value,
+            *numbers,
+        ) in summed:
             result[dim][(date_range.start, value)] = rollups.Stats(*(n or 0 for n in numbers))
     else:
         columns = ("dimension", "day", "value", "visitors", "visits", "bounces", "duration", "pageviews", "carry_in")
-        for dim, day, value, *numbers in rows.values_list(*columns).iterator(chunk_size=5000):
+        for dim, day, value, *numbers in rows.values_list(*columns):
             result[dim][(day, value)] = rollups.Stats(*numbers)
     day = max(date_range.start, until + timedelta(days=1))
     while day <= date_range.end:

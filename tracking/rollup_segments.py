@@ -16,16 +16,14 @@ that also moves RollupState.segments_until, so a crashed fill redoes that day.
 
 from collections import defaultdict
 from datetime import timedelta
-from functools import lru_cache
 from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
-from django.db.models.functions import TruncDate
 
 from tracking.models import Event, PageView, RollupState, SegmentRollup, Visit
-from tracking.rollups import GOAL, PAGE, TOTAL, _first_day, _site_goals, aggregate, day_bounds, goal_matchers
+from tracking.rollups import GOAL, PAGE, TOTAL, LocalDate, _first_day, _site_goals, aggregate, day_bounds, goal_matchers
 
 # The filters served from segments: visit-level, few values, the ones a dashboard user clicks most.
 SEGMENT_DIMS = ("source", "channel", "country", "device")
@@ -72,7 +70,7 @@ class _Rows:
         if "visits" not in cache:
             rows = (
                 Visit.objects.filter(started_at__gte=before_lo, started_at__lt=hi, **where)
-                .annotate(local_day=TruncDate("started_at", tzinfo=tz), goes_on=_since(lo, "last_seen_at"))
+                .annotate(local_day=LocalDate("started_at", tzinfo=tz), goes_on=_since(lo, "last_seen_at"))
                 .values_list("id", "local_day", "goes_on", "visitor_id", "is_bounce", "duration", "pageviews", *_FIELDS)
             )
             split, owners = ([], []), ({}, {})  # visits, and {visit id: visitor} of the page views of each day
@@ -162,16 +160,10 @@ def among(rows, column, values):
     return rows.filter(**{f"{column}__in": values})
 
 
-def _cached(matchers):
-    """The goal matchers, each path tested once per day (a few thousand paths, a hundred thousand views)."""
-    pages, events = matchers
-    return [(gid, lru_cache(maxsize=None)(match)) for gid, match in pages], events
-
-
 def segment_stats(today, before, dims, goals, segments=SEGMENT_DIMS):
     """{(segment_dim, segment_value): {dimension: {value: Stats}}} of a day (`today`, a _Rows), with Stats.carry
     holding carry_in: the visitor ids with that segment and value on this day and the day before (`before`)."""
-    matchers = _cached(goal_matchers(goals))
+    matchers = goal_matchers(goals)
     visit_dims = [d for d in dims if d not in (PAGE, GOAL)]
     result = {}
     both = today.visitors & before.visitors if before is not None else set()

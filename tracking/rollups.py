@@ -17,10 +17,13 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Min
+from django.db.models.expressions import BaseExpression
+from django.db.models.functions import TruncDate
 from django.utils import timezone as dj_timezone
 
 from tracking.models import DailyRollup, Event, PageView, ProvisionalRollup, RollupState, SegmentRollup, Visit
@@ -49,12 +52,21 @@ class Stats:
     carry: int = 0
 
 
+class LocalDate(TruncDate):
+    """TruncDate without its per-row Python conversion: the database already answers a date (a backend converter
+    still parses SQLite's text). Reading thousands of rows, the converter cost more than the query."""
+
+    convert_value = staticmethod(BaseExpression._convert_value_noop)
+
+
 def day_bounds(tz, day):
     return datetime.combine(day, time.min, tzinfo=tz), datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
 
 
 def goal_matchers(goals):
-    """(page goals [(id, match(path) -> bool)], event goals {name: [ids]}) for aggregate()."""
+    """(page goals [(id, match(path) -> bool)], event goals {name: [ids]}) for aggregate().
+
+    Each matcher remembers its answers: a day has a few thousand paths and a hundred thousand page views."""
     from dashboard.filters import wildcard_regex  # the engine's own reading of a goal path
 
     pages, events = [], defaultdict(list)
@@ -62,7 +74,8 @@ def goal_matchers(goals):
         if goal.kind == "page":
             if "*" in goal.page_path:
                 pattern = re.compile(wildcard_regex(goal.page_path))
-                pages.append((str(goal.pk), lambda path, p=pattern: p.search(path) is not None))
+                match = lru_cache(maxsize=65536)(lambda path, p=pattern: p.search(path) is not None)
+                pages.append((str(goal.pk), match))
             else:
                 pages.append((str(goal.pk), lambda path, p=goal.page_path: path == p))
         else:

@@ -97,8 +97,8 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # A new PostgreSQL connection costs ~4.5 ms here: keep them open, check them before reuse.
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 600, minimum=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # JIT compiling the dashboard's big statements costs more than it saves. work_mem: with PostgreSQL's 4 MB, summing
-    # a range of daily page rollups (100 k rows) sorts on disk instead of hashing — 450 ms instead of 100 (bench/README.md).
+    # JIT compiling the dashboard's big statements costs more than it saves. work_mem: with PostgreSQL's 4 MB, a
+    # range of daily page rollups (100 k rows) is summed by a sort on disk, not a hash: 450 ms, not 100 (bench/README).
     _session = "-c jit=" + ("on" if env_bool("DB_JIT", False) else "off")
     _session += f" -c work_mem={env_int('DB_WORK_MEM_MB', 32, minimum=1, maximum=4096)}MB"
     _options = DATABASES["default"]["OPTIONS"]

@@ -109,23 +109,26 @@ def _families_1d(run, code, codes, state):
     daily = _daily(run, codes, state)
     time_dim = run.time_dim
     out = defaultdict(dict)
+    end, plain = date_range.end, bool(run.query.dimensions)
     for dim in codes:
-        buckets = defaultdict(lambda: defaultdict(lambda: [0, 0, 0, 0, 0]))  # key -> day -> sums
-        carries = defaultdict(int)
+        buckets = {}  # key -> [visitors, visits, bounces, duration, pageviews], carries inside the key taken off
         for (day, value), stats in daily[dim].items():
-            key = _key(run, time_dim, day, value, code)
-            sums = buckets[key][day]
-            sums[0] += stats.visitors
+            if time_dim is None:  # one bucket: every day's carry into the next day of the range comes off
+                key = (value,) if plain else ()
+                carried = stats.carry if day < end else 0
+            else:
+                key = _key(run, time_dim, day, value, code)
+                nxt = day + timedelta(days=1)
+                carried = stats.carry if nxt <= end and _key(run, time_dim, nxt, value, code) == key else 0
+            sums = buckets.get(key)
+            if sums is None:
+                sums = buckets[key] = [0, 0, 0, 0, 0]
+            sums[0] += stats.visitors - carried
             sums[1] += stats.visits
             sums[2] += stats.bounces
             sums[3] += stats.duration
             sums[4] += stats.pageviews
-            nxt = day + timedelta(days=1)
-            if nxt <= date_range.end and _key(run, time_dim, nxt, value, code) == key:
-                carries[key] += stats.carry
-        for key, by_day in buckets.items():
-            visitors = sum(s[0] for s in by_day.values()) - carries[key]
-            visits, bounces, duration, pageviews = (sum(s[i] for s in by_day.values()) for i in range(1, 5))
+        for key, (visitors, visits, bounces, duration, pageviews) in buckets.items():
             if dim == code:
                 out[key].update(
                     visitors=visitors, visits=visits, bounces=bounces, duration=duration, pageviews=pageviews
@@ -237,11 +240,8 @@ def _daily(run, codes, state, goals=()):
             .annotate(Sum("visitors"), Sum("visits"), Sum("bounces"), Sum("duration"), Sum("pageviews"), Sum("carry"))
             .order_by()
         )
-        for (
-            dim,
-            value,
-            *numbers,
-        ) in summed:
+        # Not .iterator(): PostgreSQL plans a server-side cursor for its first rows (a sort, not a hash).
+        for dim, value, *numbers in summed:
             result[dim][(date_range.start, value)] = rollups.Stats(*numbers)
         first_single = stored_end
     if first_single <= stored_end:
@@ -359,7 +359,8 @@ def _tail_from_snapshot(run, state, codes, result, tail_start, goals):
                 stats[dim], pairs[dim] = part_stats[dim], part_pairs[dim]
         return stats, pairs
 
-    full = {first: sums(first, False)} if first >= date_range.start else {}
+    # The day before is summed only for its carries into the tail, which only visitors seen on both days make.
+    full = {first: sums(first, False)} if first >= date_range.start and _carried(raw) else {}
     seen = dict(full)
     day = tail_start
     while day <= date_range.end:
@@ -461,10 +462,9 @@ def _active_rows(run, site_id, tz, cutoff, start, end, models, fields):
             )
             split = defaultdict(list)
             for day, settled, visitor, visit_id, value in rows:
-                if visit_id in found["ids"]:
-                    split[(day, False)].append((visitor, visit_id, value))
-                    if settled:
-                        split[(day, True)].append((visitor, visit_id, value))
+                split[(day, False)].append((visitor, visit_id, value))
+                if settled:
+                    split[(day, True)].append((visitor, visit_id, value))
             found[model] = split
     return found
 

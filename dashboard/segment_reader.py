@@ -86,11 +86,8 @@ def daily(run, segment, codes, state, goals=()):
         inner = Case(When(day__gt=date_range.start, then="carry_in"), default=Value(0), output_field=IntegerField())
         sums = {f"s_{name}": Sum(name) for name in ("visitors", "visits", "bounces", "duration", "pageviews")}
         summed = rows.values_list("dimension", "value").annotate(**sums, s_carry=Sum(inner)).order_by()
-        for (
-            dim,
-            value,
-            *numbers,
-        ) in summed:
+        # Not .iterator(): PostgreSQL plans a server-side cursor for its first rows (a sort, not a hash).
+        for dim, value, *numbers in summed:
             result[dim][(date_range.start, value)] = rollups.Stats(*(n or 0 for n in numbers))
     else:
         columns = ("dimension", "day", "value", "visitors", "visits", "bounces", "duration", "pageviews", "carry_in")

@@ -20,7 +20,7 @@ from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models import BooleanField, ExpressionWrapper, F, Lookup, Q
 
 from tracking.models import Event, PageView, RollupState, SegmentRollup, Visit
 from tracking.rollups import GOAL, PAGE, TOTAL, LocalDate, _first_day, _site_goals, aggregate, day_bounds, goal_matchers
@@ -152,11 +152,22 @@ def _since(moment, column):
     return ExpressionWrapper(Q(**{f"{column}__gte": moment}), output_field=BooleanField())
 
 
+class _AnyOf(Lookup):
+    """`column = ANY(%s)` with one array parameter (PostgreSQL). An expression, so inside a sub-select it names the
+    sub-select's own alias of the table (the raw `.extra(where=…)` it replaces named the outer query's)."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, params = compiler.compile(self.lhs)
+        return f"{lhs} = ANY(%s)", [*params, list(self.rhs)]
+
+
 def among(rows, column, values):
     """rows whose column is one of many values: one array parameter on PostgreSQL (hashed), IN elsewhere."""
     if connection.vendor == "postgresql":
-        where = f"{rows.model._meta.db_table}.{column} = ANY(%s)"  # our own table and column names
-        return rows.extra(where=[where], params=[values])  # noqa: S610 - values are a parameter
+        return rows.filter(_AnyOf(F(column), values))
     return rows.filter(**{f"{column}__in": values})
 
 

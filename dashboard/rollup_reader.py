@@ -393,7 +393,8 @@ _SHARED_VISIT_DIMS = (rollups.TOTAL, "source", "country", "browser")  # the card
 def _active_rows(run, site_id, tz, cutoff, start, end, models, fields):
     """The raw rows of the visitors active since the snapshot's cutoff, fetched once per page render.
 
-    {"visits": {(local day, snapshot): [(visitor_id, is_bounce, duration, pageviews, *VISIT_FIELDS)]},
+    {"visits": {(local day, snapshot): [(visitor_id, is_bounce, duration, pageviews, *VISIT_FIELDS)]}, "by_id": those
+    rows by visit id,
     PageView: {(local day, snapshot): [(visitor_id, visit_id, pathname)]}, Event: likewise with names}: a row
     is under (day, False) always and under (day, True) too when the snapshot counted it (its visit had ended,
     or it happened, before the cutoff). None when nobody was active.
@@ -438,13 +439,13 @@ def _active_rows(run, site_id, tz, cutoff, start, end, models, fields):
             .filter(local_day__gte=first_day - timedelta(days=1), local_day__lte=last_day)
             .values_list("id", "local_day", "settled", "visitor_id", "is_bounce", "duration", "pageviews", *columns)
         )
-        visits, ids = defaultdict(list), set()
+        visits, by_id = defaultdict(list), {}
         for visit_id, day, settled, *rest in rows:
             visits[(day, False)].append(rest)
             if settled:
                 visits[(day, True)].append(rest)
-            ids.add(visit_id)
-        found = {**run.memo.get(key, {}), "visits": visits, "ids": ids}
+            by_id[visit_id] = rest
+        found = {**run.memo.get(key, {}), "visits": visits, "ids": set(by_id), "by_id": by_id}
         found["field_index"] = {name: index for index, name in enumerate(columns)}
         run.memo[key] = found
     if not found["ids"]:

@@ -20,7 +20,7 @@ from django.db.models import Case, IntegerField, Sum, Value, When
 from dashboard.filters import python_match
 from dashboard.query import TIME_DIMENSIONS, VISIT_DIMENSIONS, Condition
 from tracking import rollup_segments, rollups
-from tracking.models import SegmentRollup
+from tracking.models import Event, PageView, SegmentProvisional, SegmentRollup
 
 SEGMENT_DIMS = rollup_segments.SEGMENT_DIMS
 ROW_OPERATORS = ("is", "is_not", "contains", "contains_not")  # as the raw engine's SQL reads them
@@ -95,13 +95,98 @@ def daily(run, segment, codes, state, goals=()):
             result[dim][(day, value)] = rollups.Stats(*numbers)
     day = max(date_range.start, until + timedelta(days=1))
     while day <= date_range.end:
-        for dim, value, stats in _tail_day(run, segment, day, codes, goals):
+        if _snapshot_covers(state, day, goals):
+            tail = _snapshot_day(run, segment, day, codes, goals, state)
+        else:  # not in the snapshot (segments behind the daily rollups, or no snapshot yet): raw rows
+            tail = _tail_day(run, segment, day, codes, goals)
+        for dim, value, stats in tail:
             if dim in result:
                 if day == date_range.start:
                     stats = rollups.Stats(**{**stats.__dict__, "carry": 0})  # its previous day is outside
                 result[dim][(day, value)] = stats
         day += timedelta(days=1)
     return result
+
+
+def _snapshot_covers(state, day, goals):
+    return (
+        state.provisional_segments
+        and state.provisional_cutoff is not None
+        and state.provisional_from is not None
+        and state.provisional_from == state.complete_until + timedelta(days=1)
+        and state.provisional_from <= day <= state.provisional_until
+        and {g.pk for g in goals} <= set(state.provisional_goals)
+    )
+
+
+def _snapshot_day(run, segment, day, codes, goals, state):
+    """[(dimension, value, Stats with carry_in)] of a day of the provisional snapshot: the segment's snapshot rows,
+    corrected for the visitors active since its cutoff, as the unfiltered snapshot is (dashboard.rollup_reader):
+    their rows in the segment are summed as the snapshot saw them and in full, and the difference is added.
+
+    The snapshot's rows are read once per page render, every dimension."""
+    from dashboard import rollup_reader  # it imports this module
+
+    key = ("segment_snapshot", run.site.pk, segment, day)
+    if key not in run.memo:
+        rows = SegmentProvisional.objects.filter(
+            site_id=run.site.pk, segment_dim=segment[0], segment_value=segment[1], day=day
+        ).values_list("dimension", "value", "visitors", "visits", "bounces", "duration", "pageviews", "carry_in")
+        run.memo[key] = [(dim, value, numbers) for dim, value, *numbers in rows]
+    out = {(dim, value): rollups.Stats(*numbers) for dim, value, numbers in run.memo[key] if dim in codes}
+    page_goals = any(g.kind == "page" for g in goals)
+    models = [PageView] if rollups.PAGE in codes or (rollups.GOAL in codes and page_goals) else []
+    if rollups.GOAL in codes and any(g.kind != "page" for g in goals):
+        models.append(Event)
+    fields = sorted({*(c for c in codes if c not in (rollups.TOTAL, rollups.PAGE, rollups.GOAL)), segment[0]})
+    start, end = rollups.day_bounds(run.tz, day - timedelta(days=1))[0], rollups.day_bounds(run.tz, day)[1]
+    raw = rollup_reader._active_rows(run, run.site.pk, run.tz, state.provisional_cutoff, start, end, models, fields)
+    if raw is not None:
+        _correct(out, raw, segment, day, codes, goals, state)
+    return [(dim, value, stats) for (dim, value), stats in out.items()]
+
+
+def _correct(out, raw, segment, day, codes, goals, state):
+    from dashboard import rollup_reader
+
+    index = 4 + raw["field_index"][segment[0]]
+    ids = {visit_id for visit_id, row in raw["by_id"].items() if (row[index] or "") == segment[1]}
+    dim_fields = [c for c in codes if c not in (rollups.TOTAL, rollups.PAGE, rollups.GOAL)]
+    picked = [4 + raw["field_index"][f] for f in dim_fields]
+    matchers, carried = rollups.goal_matchers(goals), rollup_reader._carried(raw)
+
+    def sums(on, snapshot):
+        visits = [
+            (*r[:4], *(r[i] for i in picked))
+            for r in raw["visits"].get((on, snapshot), ())
+            if (r[index] or "") == segment[1]
+        ]
+        timed = [[r for r in raw.get(m, {}).get((on, snapshot), ()) if r[1] in ids] for m in (PageView, Event)]
+        return rollups.aggregate(codes, dim_fields, visits, *timed, matchers, pairs_of=carried)
+
+    full, seen = sums(day, False), sums(day, True)
+    for dim in codes:
+        before = seen[0][dim]
+        for value, stats in full[0][dim].items():
+            old = before.get(value) or rollups.Stats()
+            entry = out.setdefault((dim, value), rollups.Stats())
+            entry.visitors += stats.visitors - old.visitors
+            entry.visits += stats.visits - old.visits
+            entry.bounces += stats.bounces - old.bounces
+            entry.duration += stats.duration - old.duration
+            entry.pageviews += stats.pageviews - old.pageviews
+    if not carried:
+        return  # carry_in is made only by visitors seen on this day and the one before
+    previous = day - timedelta(days=1)
+    full_before = sums(previous, False)
+    seen_before = full_before if previous <= state.complete_until else sums(previous, True)
+    now_carried = rollups.carries(full_before[1], full[1])
+    then_carried = rollups.carries(seen_before[1], seen[1])
+    for dim in codes:
+        for value, count in now_carried[dim].items():
+            entry = out.get((dim, value))
+            if entry is not None:
+                entry.carry += count - then_carried[dim].get(value, 0)
 
 
 def _tail_day(run, segment, day, codes, goals):

@@ -202,6 +202,8 @@ class RollupState(models.Model):
     # SegmentRollup rows exist for every day up to this one (never after complete_until), counting these goals.
     segments_until = models.DateField(null=True, blank=True)
     segment_goals = models.JSONField(default=list, blank=True)
+    # SegmentProvisional holds the provisional snapshot's days for every segment too (same cutoff, days and goals).
+    provisional_segments = models.BooleanField(default=False)
 
     def __str__(self):
         return f"rollups of {self.site_id} complete until {self.complete_until}"
@@ -246,3 +248,28 @@ class SegmentRollup(DaySums):
 
     def __str__(self):
         return f"{self.site_id} {self.day} {self.segment_dim}={self.segment_value} {self.dimension}={self.value}"
+
+
+class SegmentProvisional(DaySums):
+    """A not yet complete day summed per segment like SegmentRollup, up to RollupState.provisional_cutoff.
+
+    Written with ProvisionalRollup by the same refresh; the dashboard adds what happened after the cutoff from the
+    raw rows of the visitors active since, restricted to the segment. `carry_in` as in SegmentRollup.
+    """
+
+    segment_dim = models.CharField(max_length=20)
+    segment_value = models.CharField(max_length=2000, blank=True)
+    carry_in = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["site", "segment_dim", "segment_value", "dimension", "day"], name="segment_prov_site_dim_day"
+            )
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.site_id} {self.day} {self.segment_dim}={self.segment_value} {self.dimension}={self.value} "
+            "(provisional)"
+        )

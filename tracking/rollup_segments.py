@@ -38,10 +38,15 @@ _FIELDS = tuple(sorted({*SEGMENT_DIMS, *(d for d in SEGMENT_VISIT_DIMS if d)}))
 class _Rows:
     """One day's raw rows with each row's segment values: visits, and page views and events by their visit."""
 
-    def __init__(self, site_id, tz, day, goals, only=None, dims=SEGMENT_BREAKDOWNS):
+    def __init__(self, site_id, tz, day, goals, only=None, dims=SEGMENT_BREAKDOWNS, before=None):
+        """With `before`, as a provisional snapshot sees the day: the visits that ended before it, and the page views
+        and events before it."""
         lo, hi = day_bounds(tz, day)
         where = {only[0]: only[1]} if only else {}
         visits = Visit.objects.filter(site_id=site_id, started_at__gte=lo, started_at__lt=hi, **where)
+        if before is not None:
+            visits = visits.filter(last_seen_at__lt=before)
+            hi = min(hi, before)
         self.visits = list(visits.values_list("visitor_id", "is_bounce", "duration", "pageviews", *_FIELDS))
         self.pageviews, self.events = [], []
         owners = {f"visit__{k}": v for k, v in where.items()}
@@ -223,6 +228,19 @@ def day_rows(site_id, tz, day, *, goals=(), only=None, dims=SEGMENT_BREAKDOWNS, 
     ]
 
 
+def provisional_days(site_id, tz, complete_until, last, goals, cutoff):
+    """{day: rows like day_rows'} of the days after complete_until up to `last`, as seen at the cutoff (the days
+    of RollupState's provisional snapshot), every segment; carry_in against the complete day before, then each
+    snapshot day against the one before it as the snapshot saw it."""
+    before = _Rows(site_id, tz, complete_until, goals)
+    days, day = {}, complete_until + timedelta(days=1)
+    while day <= last:
+        today = _Rows(site_id, tz, day, goals, before=cutoff)
+        days[day] = day_rows(site_id, tz, day, goals=goals, rows=(today, before))
+        before, day = today, day + timedelta(days=1)
+    return days
+
+
 def segments_fill(site, *, max_days=None):
     """Fill the segment rows of every complete day not filled yet. Returns the number of days filled."""
     state = RollupState.objects.filter(site=site).first()
@@ -244,7 +262,7 @@ def segments_fill(site, *, max_days=None):
             if locked.segments_until is not None and locked.segments_until >= day:
                 break  # another filler got here first
             SegmentRollup.objects.filter(site=site, day=day).delete()
-            _store(site, day, rows)
+            store(site, day, rows)
             RollupState.objects.filter(pk=state.pk).update(segments_until=day, segment_goals=goal_ids)
         filled, before, day = filled + 1, today, day + timedelta(days=1)
     return filled
@@ -254,8 +272,9 @@ _STORED = ("site_id", "day", "segment_dim", "segment_value", "dimension", "value
            "duration", "pageviews", "carry_in")  # fmt: skip
 
 
-def _store(site, day, rows):
-    """Insert a day's rows: with COPY on PostgreSQL (a day is ~100 k rows), bulk_create elsewhere."""
+def store(site, day, rows, model=SegmentRollup):
+    """Insert a day's rows (of SegmentRollup or SegmentProvisional): with COPY on PostgreSQL (a day is ~100 k rows),
+    bulk_create elsewhere."""
     values = (
         (site.pk, day, sd, sv[:2000], dim, value[:2000], s.visitors, s.visits, s.bounces, s.duration, s.pageviews,
          s.carry)
@@ -263,14 +282,12 @@ def _store(site, day, rows):
     )  # fmt: skip
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            copy = f"COPY {SegmentRollup._meta.db_table} ({', '.join(_STORED)}) FROM STDIN"
+            copy = f"COPY {model._meta.db_table} ({', '.join(_STORED)}) FROM STDIN"
             with cursor.cursor.copy(copy) as writer:
                 for row in values:
                     writer.write_row(row)
         return
-    SegmentRollup.objects.bulk_create(
-        [SegmentRollup(**dict(zip(_STORED, row, strict=True))) for row in values], batch_size=2000
-    )
+    model.objects.bulk_create([model(**dict(zip(_STORED, row, strict=True))) for row in values], batch_size=2000)
 
 
 def segments_reset(site):

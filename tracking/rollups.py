@@ -26,7 +26,16 @@ from django.db.models.expressions import BaseExpression
 from django.db.models.functions import TruncDate
 from django.utils import timezone as dj_timezone
 
-from tracking.models import DailyRollup, Event, PageView, ProvisionalRollup, RollupState, SegmentRollup, Visit
+from tracking.models import (
+    DailyRollup,
+    Event,
+    PageView,
+    ProvisionalRollup,
+    RollupState,
+    SegmentProvisional,
+    SegmentRollup,
+    Visit,
+)
 
 TOTAL = ""
 PAGE = "page"
@@ -328,6 +337,10 @@ def provisional_refresh(site, *, now=None):
             for value, s in values.items()
         ]  # fmt: skip
         previous, day = pairs, day + timedelta(days=1)
+    # Every segment's view of the same days (dashboards with one common filter): tracking.rollup_segments.
+    from tracking.rollup_segments import provisional_days, store
+
+    segment_days = provisional_days(site.pk, tz, state.complete_until, last, goals, cutoff)
     # Visits open at the cutoff (a visit lasts less than two days): the read finds the rows to add by these ids.
     still_open = Visit.objects.filter(site=site, last_seen_at__gte=cutoff, started_at__gte=cutoff - timedelta(days=2))
     open_ids = sorted(still_open.values_list("id", flat=True))
@@ -337,9 +350,12 @@ def provisional_refresh(site, *, now=None):
             return 0  # a fill moved on meanwhile: the next refresh starts from there
         ProvisionalRollup.objects.filter(site=site).delete()
         ProvisionalRollup.objects.bulk_create(rows, batch_size=2000)
+        SegmentProvisional.objects.filter(site=site).delete()
+        for day, day_rows in segment_days.items():
+            store(site, day, day_rows, model=SegmentProvisional)
         RollupState.objects.filter(pk=state.pk).update(
             provisional_from=first, provisional_until=last, provisional_cutoff=cutoff,
-            provisional_goals=[g.pk for g in goals], provisional_open=open_ids,
+            provisional_goals=[g.pk for g in goals], provisional_open=open_ids, provisional_segments=True,
         )  # fmt: skip
     return (last - first).days + 1
 
@@ -349,4 +365,5 @@ def rollups_reset(site):
     DailyRollup.objects.filter(site=site).delete()
     ProvisionalRollup.objects.filter(site=site).delete()
     SegmentRollup.objects.filter(site=site).delete()
+    SegmentProvisional.objects.filter(site=site).delete()
     RollupState.objects.filter(site=site).delete()

@@ -11,7 +11,7 @@ exact, the same number a COUNT(DISTINCT) over the raw rows gives.
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from django.db.models import BooleanField, ExpressionWrapper, Q, Sum
+from django.db.models import BooleanField, Case, ExpressionWrapper, IntegerField, Q, Sum, Value, When
 
 from dashboard import segment_reader
 from dashboard.query import TIME_DIMENSIONS, VISIT_DIMENSIONS
@@ -228,25 +228,25 @@ def _daily(run, codes, state, goals=()):
     complete_until = state.complete_until
     result = {dim: {} for dim in codes}
     stored_end = min(date_range.end, complete_until)
-    first_single = date_range.start
-    if run.time_dim is None and date_range.start < stored_end:
-        # No time buckets: the days before the last stored one are summed in SQL, carries included (their
-        # next day is in the range), under the first day; the last one stays apart (the tail carries into it).
+    if date_range.start <= stored_end and run.time_dim is None:
+        # No time buckets: every stored day summed in SQL under the first day, with the carries between them; the
+        # last stored day's carry is into the tail, which sets it (_carry_entry), or out of the range.
+        inner = Case(When(day__lt=stored_end, then="carry"), default=Value(0), output_field=IntegerField())
+        sums = {f"s_{name}": Sum(name) for name in ("visitors", "visits", "bounces", "duration", "pageviews")}
         summed = (
             DailyRollup.objects.filter(
-                site_id=run.site.pk, dimension__in=codes, day__gte=date_range.start, day__lt=stored_end
+                site_id=run.site.pk, dimension__in=codes, day__gte=date_range.start, day__lte=stored_end
             )
             .values_list("dimension", "value")
-            .annotate(Sum("visitors"), Sum("visits"), Sum("bounces"), Sum("duration"), Sum("pageviews"), Sum("carry"))
+            .annotate(**sums, s_carry=Sum(inner))
             .order_by()
         )
         # Not .iterator(): PostgreSQL plans a server-side cursor for its first rows (a sort, not a hash).
         for dim, value, *numbers in summed:
             result[dim][(date_range.start, value)] = rollups.Stats(*numbers)
-        first_single = stored_end
-    if first_single <= stored_end:
+    elif date_range.start <= stored_end:
         rows = DailyRollup.objects.filter(
-            site_id=run.site.pk, dimension__in=codes, day__gte=first_single, day__lte=stored_end
+            site_id=run.site.pk, dimension__in=codes, day__gte=date_range.start, day__lte=stored_end
         ).values_list("dimension", "day", "value", "visitors", "visits", "bounces", "duration", "pageviews", "carry")
         for dim, day, value, *numbers in rows:
             result[dim][(day, value)] = rollups.Stats(*numbers)
@@ -266,6 +266,14 @@ def _daily(run, codes, state, goals=()):
     return result
 
 
+def _carry_entry(run, result, dim, day, value):
+    """The entry that holds `day`'s carry into the next day (None when `day` is before the range). Without time
+    buckets the stored days are one summed entry: the last stored day's carry gets an entry of its own."""
+    if day < run.query.date_range.start:
+        return None
+    return result[dim].setdefault((day, value), rollups.Stats())
+
+
 def _tail_from_raw(run, codes, result, tail_start, goals):
     """The unfilled tail (today, maybe yesterday): the same computation on raw rows, with live carries."""
     date_range = run.query.date_range
@@ -278,7 +286,7 @@ def _tail_from_raw(run, codes, result, tail_start, goals):
         if previous_pairs is not None:
             for dim, counts in rollups.carries(previous_pairs, pairs).items():
                 for value, count in counts.items():
-                    entry = result[dim].get((day - timedelta(days=1), value))
+                    entry = _carry_entry(run, result, dim, day - timedelta(days=1), value)
                     if entry is not None:
                         entry.carry = count
         for dim in codes:
@@ -306,7 +314,7 @@ def _tail_from_snapshot(run, state, codes, result, tail_start, goals):
         if carried:
             carry_in.append((dim, day - timedelta(days=1), value, carried))
     for dim, day, value, carried in carry_in:
-        entry = result[dim].get((day, value))
+        entry = _carry_entry(run, result, dim, day, value)
         if entry is not None:
             entry.carry = carried
     first = tail_start - timedelta(days=1)  # the day before, for carries into the tail
@@ -381,7 +389,7 @@ def _tail_from_snapshot(run, state, codes, result, tail_start, goals):
             then_carried = rollups.carries(seen[previous][1], seen[day][1])
             for dim in codes:
                 for value, count in now_carried[dim].items():
-                    entry = result[dim].get((previous, value))
+                    entry = _carry_entry(run, result, dim, previous, value)
                     if entry is not None:
                         entry.carry += count - then_carried[dim].get(value, 0)
         day += timedelta(days=1)

@@ -380,13 +380,8 @@ def _tail_from_snapshot(run, state, codes, result, tail_start, goals):
         for dim in codes:
             before = seen[day][0][dim]
             for value, stats in full[day][0][dim].items():
-                old = before.get(value) or rollups.Stats()
                 entry = result[dim].setdefault((day, value), rollups.Stats())
-                entry.visitors += stats.visitors - old.visitors
-                entry.visits += stats.visits - old.visits
-                entry.bounces += stats.bounces - old.bounces
-                entry.duration += stats.duration - old.duration
-                entry.pageviews += stats.pageviews - old.pageviews
+                entry.add_change(stats, before.get(value) or rollups.Stats())
         previous = day - timedelta(days=1)
         if previous in full:
             now_carried = rollups.carries(full[previous][1], full[day][1])

@@ -168,13 +168,7 @@ def _correct(out, raw, segment, day, codes, goals, state):
     for dim in codes:
         before = seen[0][dim]
         for value, stats in full[0][dim].items():
-            old = before.get(value) or rollups.Stats()
-            entry = out.setdefault((dim, value), rollups.Stats())
-            entry.visitors += stats.visitors - old.visitors
-            entry.visits += stats.visits - old.visits
-            entry.bounces += stats.bounces - old.bounces
-            entry.duration += stats.duration - old.duration
-            entry.pageviews += stats.pageviews - old.pageviews
+            out.setdefault((dim, value), rollups.Stats()).add_change(stats, before.get(value) or rollups.Stats())
     if not carried:
         return  # carry_in is made only by visitors seen on this day and the one before
     previous = day - timedelta(days=1)

@@ -226,50 +226,46 @@ class ProvisionalRollup(DaySums):
         return f"{self.site_id} {self.day} {self.dimension}={self.value} (provisional)"
 
 
-class SegmentRollup(DaySums):
-    """One complete day summed per dimension value under one visit filter (`segment_dim` is `segment_value`).
-
-    Answers the dashboard with one common filter (source, channel, country, device, browser, os) from
-    summaries; filled in SQL by tracking.rollup_segments. `carry_in` counts the visitor ids seen with this
-    segment and value on this day AND the day before, so unique visitors over a run of days are the sum of
-    daily visitors minus the carry_in of every day after the first — exact, like DailyRollup's carries.
-    """
+class SegmentSums(DaySums):
+    """A DaySums row under one visit filter (`segment_dim` is `segment_value`). `carry_in` counts the visitor ids seen
+    with this segment and value on this day AND the day before, so unique visitors over a run of days are the sum of
+    daily visitors minus the carry_in of every day after the first — exact, like DailyRollup's carries."""
 
     segment_dim = models.CharField(max_length=20)
     segment_value = models.CharField(max_length=2000, blank=True)
     carry_in = models.PositiveIntegerField(default=0)
 
     class Meta:
-        indexes = [
-            models.Index(
-                fields=["site", "segment_dim", "segment_value", "dimension", "day"], name="segment_site_dim_day"
-            )
-        ]
+        abstract = True
 
     def __str__(self):
         return f"{self.site_id} {self.day} {self.segment_dim}={self.segment_value} {self.dimension}={self.value}"
 
+    @staticmethod
+    def index(name):
+        return models.Index(fields=["site", "segment_dim", "segment_value", "dimension", "day"], name=name)
 
-class SegmentProvisional(DaySums):
+
+class SegmentRollup(SegmentSums):
+    """One complete day summed per dimension value under one visit filter.
+
+    Answers the dashboard with one common filter (source, channel, country, device) from summaries; filled by
+    tracking.rollup_segments.
+    """
+
+    class Meta:
+        indexes = [SegmentSums.index("segment_site_dim_day")]
+
+
+class SegmentProvisional(SegmentSums):
     """A not yet complete day summed per segment like SegmentRollup, up to RollupState.provisional_cutoff.
 
     Written with ProvisionalRollup by the same refresh; the dashboard adds what happened after the cutoff from the
-    raw rows of the visitors active since, restricted to the segment. `carry_in` as in SegmentRollup.
+    raw rows of the visitors active since, restricted to the segment.
     """
 
-    segment_dim = models.CharField(max_length=20)
-    segment_value = models.CharField(max_length=2000, blank=True)
-    carry_in = models.PositiveIntegerField(default=0)
-
     class Meta:
-        indexes = [
-            models.Index(
-                fields=["site", "segment_dim", "segment_value", "dimension", "day"], name="segment_prov_site_dim_day"
-            )
-        ]
+        indexes = [SegmentSums.index("segment_prov_site_dim_day")]
 
     def __str__(self):
-        return (
-            f"{self.site_id} {self.day} {self.segment_dim}={self.segment_value} {self.dimension}={self.value} "
-            "(provisional)"
-        )
+        return f"{super().__str__()} (provisional)"

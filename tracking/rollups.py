@@ -60,6 +60,14 @@ class Stats:
     pageviews: int = 0
     carry: int = 0
 
+    def add_change(self, now, then):
+        """Add what changed between two sums of the same rows (a snapshot's and the full one), carry apart."""
+        self.visitors += now.visitors - then.visitors
+        self.visits += now.visits - then.visits
+        self.bounces += now.bounces - then.bounces
+        self.duration += now.duration - then.duration
+        self.pageviews += now.pageviews - then.pageviews
+
 
 class LocalDate(TruncDate):
     """TruncDate without its per-row Python conversion: the database already answers a date (a backend converter

@@ -9,7 +9,7 @@ from dashboard.query import build
 from sites import services as site_services
 from tests.dashboard import reading
 from tests.dashboard.test_engine import TODAY
-from tests.dashboard.test_rollups_tail import late_traffic, ts
+from tests.dashboard.test_rollups_tail import late_traffic, traffic_after_the_snapshot, ts
 from tests.tracking.factories import record
 from tracking import rollup_segments, rollups, services
 from tracking.models import DailyRollup, RollupState, SegmentProvisional, SegmentRollup
@@ -78,19 +78,12 @@ def test_the_unfilled_tail_under_a_filter_comes_from_the_segment_snapshot(data):
 def test_traffic_after_the_snapshot_is_added_under_a_filter(data):
     late_traffic(data)
     rollups.rollups_fill(data, now=NOW)
-    # After the snapshot's cutoff: visitor 4 (GB, Direct) goes on with its open visit, visitor 6 (DE) is new,
-    # visitor 5 (FR) comes back from Google.
-    services.events_store(
-        [
-            record(data, visitor=4, ts=ts(12, 0, 10), path="/pricing", view="view-g-2-0000000000", country="GB"),
-            record(data, visitor=6, ts=ts(12, 0, 15), path="/", view="view-h-1-0000000000", country="DE"),
-            record(data, kind="event", name="Signup", visitor=6, ts=ts(12, 0, 20), path="/",
-                   view="view-h-1-0000000000", country="DE"),
-            record(data, visitor=5, ts=ts(12, 0, 40), path="/", view="view-f-3-0000000000", country="FR",
-                   referrer="https://www.google.com/", referrer_host="www.google.com", source="Google",
-                   channel="Organic Search"),
-        ]
-    )  # fmt: skip
+    google = {"referrer": "https://www.google.com/", "referrer_host": "www.google.com", "source": "Google",
+              "channel": "Organic Search"}  # fmt: skip
+    # ... and visitor 5 (FR) comes back from Google.
+    traffic_after_the_snapshot(
+        data, record(data, visitor=5, ts=ts(12, 0, 40), path="/", view="view-f-3-0000000000", country="FR", **google)
+    )
     filter_sets = [[item] for item in SEGMENTS]
     assert answers(data, filter_sets) == raw_answers(data, filter_sets)
 

@@ -61,18 +61,23 @@ def test_the_provisional_tail_answers_exactly_like_raw_rows(data):
     assert answers(data) == expected
 
 
+def traffic_after_the_snapshot(site, *more):
+    """After the snapshot (so after its cutoff): visitor 4 (GB) goes on with its open visit, visitor 6 (DE) is new."""
+    services.events_store(
+        [
+            record(site, visitor=4, ts=ts(12, 0, 10), path="/pricing", view="view-g-2-0000000000", country="GB"),
+            record(site, visitor=6, ts=ts(12, 0, 15), path="/", view="view-h-1-0000000000", country="DE"),
+            record(site, kind="event", name="Signup", visitor=6, ts=ts(12, 0, 20), path="/",
+                   view="view-h-1-0000000000", country="DE"),
+            *more,
+        ]
+    )  # fmt: skip
+
+
 def test_traffic_after_the_snapshot_is_added_from_raw_rows(data):
     late_traffic(data)
     rollups.rollups_fill(data, now=NOW)
-    # After the snapshot (so after its cutoff): visitor 4 goes on with its open visit, visitor 6 is new.
-    services.events_store(
-        [
-            record(data, visitor=4, ts=ts(12, 0, 10), path="/pricing", view="view-g-2-0000000000", country="GB"),
-            record(data, visitor=6, ts=ts(12, 0, 15), path="/", view="view-h-1-0000000000", country="DE"),
-            record(data, kind="event", name="Signup", visitor=6, ts=ts(12, 0, 20), path="/",
-                   view="view-h-1-0000000000", country="DE"),
-        ]
-    )  # fmt: skip
+    traffic_after_the_snapshot(data)
     assert answers(data) == raw_answers(data)
 
 

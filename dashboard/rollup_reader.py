@@ -18,7 +18,7 @@ from django.db.models.functions import Cast
 from dashboard import segment_reader
 from dashboard.query import TIME_DIMENSIONS, VISIT_DIMENSIONS
 from tracking import rollups
-from tracking.models import DailyRollup, Event, PageView, ProvisionalRollup, RollupState, Visit
+from tracking.models import DailyRollup, Event, PageView, ProvisionalRollup, RollupState, Visit, WeeklyRollup
 from tracking.rollup_segments import among
 from tracking.rollups import LocalDate
 
@@ -231,23 +231,16 @@ def _daily(run, codes, state, goals=()):
     result = {dim: {} for dim in codes}
     stored_end = min(date_range.end, complete_until)
     if date_range.start <= stored_end and run.time_dim is None:
-        # No time buckets: every stored day summed in SQL under the first day, with the carries between them; the
-        # last stored day's carry is into the tail, which sets it (_carry_entry), or out of the range.
-        inner = Case(When(day__lt=stored_end, then="carry"), default=Value(0), output_field=IntegerField())
-        sums = {f"s_{name}": Sum(name) for name in ("visitors", "visits", "bounces", "pageviews")}
-        sums["s_duration"] = Cast(Sum("duration"), BigIntegerField())  # a bigint's SUM is numeric: a Decimal in Python
-        sums = {key: sums[key] for key in ("s_visitors", "s_visits", "s_bounces", "s_duration", "s_pageviews")}
-        summed = (
-            DailyRollup.objects.filter(
-                site_id=run.site.pk, dimension__in=codes, day__gte=date_range.start, day__lte=stored_end
-            )
-            .values_list("dimension", "value")
-            .annotate(**sums, s_carry=Sum(inner))
-            .order_by()
-        )
-        # Not .iterator(): PostgreSQL plans a server-side cursor for its first rows (a sort, not a hash).
-        for dim, value, *numbers in _fetch(summed):
-            result[dim][(date_range.start, value)] = rollups.Stats(*numbers)
+        # No time buckets: every stored day summed in SQL under the first day, with the carries between them (the
+        # last stored day's carry is into the tail, which sets it: _carry_entry, or out of the range). Complete
+        # weeks inside the range come from WeeklyRollup, a row a week instead of seven.
+        for dim, value, *numbers in _stored_sums(run, codes, state, stored_end):
+            entry = result[dim].get((date_range.start, value))
+            if entry is None:
+                result[dim][(date_range.start, value)] = rollups.Stats(*numbers)
+            else:
+                entry.add_change(rollups.Stats(*numbers), rollups.Stats())
+                entry.carry += numbers[5]
     elif date_range.start <= stored_end:
         rows = DailyRollup.objects.filter(
             site_id=run.site.pk, dimension__in=codes, day__gte=date_range.start, day__lte=stored_end
@@ -268,6 +261,40 @@ def _daily(run, codes, state, goals=()):
     else:
         _tail_from_raw(run, codes, result, tail_start, goals)
     return result
+
+
+def _stored_sums(run, codes, state, stored_end):
+    """[(dimension, value, visitors, visits, bounces, duration, pageviews, carries inside the range)] of the stored
+    days of the range: its complete weeks from WeeklyRollup, the days around them from DailyRollup (a value may come
+    twice, once from each)."""
+    start, site_id = run.query.date_range.start, run.site.pk
+    first_monday = start + timedelta(days=-start.weekday() % 7)
+    last_sunday = stored_end - timedelta(days=(stored_end.weekday() + 1) % 7)
+    if state.weeks_until is not None:
+        last_sunday = min(last_sunday, state.weeks_until)
+    parts = []
+    days = DailyRollup.objects.filter(site_id=site_id, dimension__in=codes, day__gte=start, day__lte=stored_end)
+    if first_monday < last_sunday and state.weeks_until is not None:
+        weeks = WeeklyRollup.objects.filter(
+            site_id=site_id, dimension__in=codes, day__gte=first_monday, day__lte=last_sunday - timedelta(days=6)
+        )
+        # A week's carry is its Sunday's: inside the range when the Monday after is a stored day too.
+        parts.append((weeks, Case(When(day__lt=stored_end - timedelta(days=6), then="carry"), default=Value(0))))
+        days = days.exclude(day__gte=first_monday, day__lte=last_sunday)
+    parts.append((days, Case(When(day__lt=stored_end, then="carry"), default=Value(0))))
+    rows = []
+    for rollup_rows, carry in parts:
+        sums = {f"s_{name}": Sum(name) for name in ("visitors", "visits", "bounces", "pageviews")}
+        sums["s_duration"] = Cast(Sum("duration"), BigIntegerField())  # a bigint's SUM is numeric: a Decimal
+        sums = {key: sums[key] for key in ("s_visitors", "s_visits", "s_bounces", "s_duration", "s_pageviews")}
+        summed = (
+            rollup_rows.values_list("dimension", "value")
+            .annotate(**sums, s_carry=Sum(carry, output_field=IntegerField()))
+            .order_by()
+        )
+        # Not .iterator(): PostgreSQL plans a server-side cursor for its first rows (a sort, not a hash).
+        rows += _fetch(summed)
+    return rows
 
 
 def _carry_entry(run, result, dim, day, value):

@@ -180,6 +180,21 @@ class DailyRollup(DaySums):
         return f"{self.site_id} {self.day} {self.dimension}={self.value}"
 
 
+class WeeklyRollup(DaySums):
+    """A complete local week (Monday to Sunday; `day` is its Monday) of DailyRollup rows, summed: `visitors` are the
+    week's exact uniques (its days' visitors minus the carries inside it), `carry` is its Sunday's carry into the
+    Monday after. A range reads a block instead of seven days; filled by tracking.rollups once the Monday after is
+    complete (so that carry is final)."""
+
+    carry = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "dimension", "day"], name="weekly_site_dim_day")]
+
+    def __str__(self):
+        return f"{self.site_id} week of {self.day} {self.dimension}={self.value}"
+
+
 class RollupState(models.Model):
     """How far a site's rollups are complete, and in which timezone they were cut into days."""
 
@@ -202,6 +217,8 @@ class RollupState(models.Model):
     # SegmentRollup rows exist for every day up to this one (never after complete_until), counting these goals.
     segments_until = models.DateField(null=True, blank=True)
     segment_goals = models.JSONField(default=list, blank=True)
+    # WeeklyRollup rows exist for every complete week up to the one ending on this Sunday.
+    weeks_until = models.DateField(null=True, blank=True)
     # SegmentProvisional holds the provisional snapshot's days for every segment too (same cutoff, days and goals).
     provisional_segments = models.BooleanField(default=False)
 

@@ -21,7 +21,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Case, IntegerField, Min, Sum, Value, When
 from django.db.models.expressions import BaseExpression
 from django.db.models.functions import TruncDate
 from django.utils import timezone as dj_timezone
@@ -35,6 +35,7 @@ from tracking.models import (
     SegmentProvisional,
     SegmentRollup,
     Visit,
+    WeeklyRollup,
 )
 
 TOTAL = ""
@@ -231,6 +232,7 @@ def rollups_fill(site, *, now=None, max_days=None):
         from tracking.rollup_segments import segments_fill  # it builds on this module
 
         goals_backfill(site)
+        weeks_fill(site)
         provisional_refresh(site, now=now)
         segments_fill(site)
     return filled
@@ -289,6 +291,64 @@ def _store_carries(site, day, pairs, next_pairs):
     DailyRollup.objects.bulk_update(changed, ["carry"], batch_size=2000)
 
 
+def weeks_fill(site):
+    """Sum every complete week (Monday to Sunday, local) not summed yet into WeeklyRollup. A week is summed once the
+    Monday after it is complete: its Sunday's carry into that Monday is final then. Idempotent: a week's rows are
+    replaced in one transaction that moves RollupState.weeks_until. Returns the number of weeks summed."""
+    state = RollupState.objects.filter(site=site).first()
+    if state is None or state.complete_until is None:
+        return 0
+    if state.weeks_until is not None:
+        monday = state.weeks_until + timedelta(days=1)
+    else:
+        first = _first_day(site, ZoneInfo(site.timezone))
+        if first is None:
+            return 0
+        monday = first - timedelta(days=first.weekday())
+    done = 0
+    while monday + timedelta(days=7) <= state.complete_until:
+        sunday = monday + timedelta(days=6)
+        inner = Case(When(day__lt=sunday, then="carry"), default=Value(0), output_field=IntegerField())
+        last = Case(When(day=sunday, then="carry"), default=Value(0), output_field=IntegerField())
+        sums = (
+            DailyRollup.objects.filter(site=site, day__gte=monday, day__lte=sunday)
+            .values_list("dimension", "value")
+            .annotate(
+                Sum("visitors"),
+                Sum("visits"),
+                Sum("bounces"),
+                Sum("duration"),
+                Sum("pageviews"),
+                inner=Sum(inner),
+                last=Sum(last),
+            )
+            .order_by()
+        )
+        rows = [
+            WeeklyRollup(
+                site=site, day=monday, dimension=dim, value=value, visitors=visitors - inner_carry, visits=visits,
+                bounces=bounces, duration=duration, pageviews=pageviews, carry=last_carry,
+            )
+            for dim, value, visitors, visits, bounces, duration, pageviews, inner_carry, last_carry in sums
+        ]  # fmt: skip
+        with transaction.atomic():
+            locked = RollupState.objects.select_for_update().get(pk=state.pk)
+            if locked.weeks_until is not None and locked.weeks_until >= sunday:
+                break  # another filler got here first
+            WeeklyRollup.objects.filter(site=site, day=monday).delete()
+            WeeklyRollup.objects.bulk_create(rows, batch_size=2000)
+            RollupState.objects.filter(pk=state.pk).update(weeks_until=sunday)
+        done, monday = done + 1, monday + timedelta(days=7)
+    return done
+
+
+def weeks_reset(site):
+    """Forget the weekly sums (the days under them changed: a goal backfilled); the next fill sums them again."""
+    with transaction.atomic():
+        WeeklyRollup.objects.filter(site=site).delete()
+        RollupState.objects.filter(site=site).update(weeks_until=None)
+
+
 def goals_backfill(site, goals=None):
     """Fill the "goal" rows of goals not filled yet (created after the days they count) over every complete day.
 
@@ -316,6 +376,8 @@ def goals_backfill(site, goals=None):
             # Days completed meanwhile were filled with every goal of their time, these included.
             locked.goals_filled = sorted({*locked.goals_filled, *(g.pk for g in goals)})
             RollupState.objects.filter(pk=state.pk).update(goals_filled=locked.goals_filled)
+    if done:
+        weeks_reset(site)  # their goal rows changed
     return done
 
 
@@ -374,4 +436,5 @@ def rollups_reset(site):
     ProvisionalRollup.objects.filter(site=site).delete()
     SegmentRollup.objects.filter(site=site).delete()
     SegmentProvisional.objects.filter(site=site).delete()
+    WeeklyRollup.objects.filter(site=site).delete()
     RollupState.objects.filter(site=site).delete()

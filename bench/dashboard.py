@@ -122,7 +122,8 @@ def rollups_ready(site, now):
     # Fresh summary tables have no statistics until autovacuum gets to them: without them the planner sorts
     # 100 k rollup rows on disk instead of hashing them. Production has autovacuum; the bench asks at once.
     with connection.cursor() as cursor:
-        for table in ("tracking_dailyrollup", "tracking_provisionalrollup", "tracking_segmentrollup"):
+        for table in ("tracking_dailyrollup", "tracking_provisionalrollup", "tracking_segmentrollup",
+                      "tracking_segmentprovisional", "tracking_weeklyrollup"):  # fmt: skip
             cursor.execute(f"ANALYZE {table}")
 
 

@@ -282,19 +282,19 @@ def _stored_sums(run, codes, state, stored_end):
         parts.append((weeks, Case(When(day__lt=stored_end - timedelta(days=6), then="carry"), default=Value(0))))
         days = days.exclude(day__gte=first_monday, day__lte=last_sunday)
     parts.append((days, Case(When(day__lt=stored_end, then="carry"), default=Value(0))))
-    rows = []
+    summed = []
     for rollup_rows, carry in parts:
         sums = {f"s_{name}": Sum(name) for name in ("visitors", "visits", "bounces", "pageviews")}
         sums["s_duration"] = Cast(Sum("duration"), BigIntegerField())  # a bigint's SUM is numeric: a Decimal
         sums = {key: sums[key] for key in ("s_visitors", "s_visits", "s_bounces", "s_duration", "s_pageviews")}
-        summed = (
+        summed.append(
             rollup_rows.values_list("dimension", "value")
             .annotate(**sums, s_carry=Sum(carry, output_field=IntegerField()))
             .order_by()
         )
-        # Not .iterator(): PostgreSQL plans a server-side cursor for its first rows (a sort, not a hash).
-        rows += _fetch(summed)
-    return rows
+    # One statement (UNION ALL of the weeks' and the days' sums). Not .iterator(): PostgreSQL plans a server-side
+    # cursor for its first rows (a sort, not a hash).
+    return _fetch(summed[0].union(*summed[1:], all=True) if len(summed) > 1 else summed[0])
 
 
 def _carry_entry(run, result, dim, day, value):
@@ -365,7 +365,8 @@ def _tail_from_snapshot(run, state, codes, result, tail_start, goals):
         # Rows are (local day, settled by the cutoff, …): split once per render (see _active_rows).
         dim_fields = [dim for dim in dims if dim not in (rollups.TOTAL, rollups.PAGE, rollups.GOAL)]
         picked = [4 + raw["field_index"][f] for f in dim_fields]
-        day_visits = [(*row[:4], *(row[i] for i in picked)) for row in raw["visits"].get((day, snapshot), ())]
+        visit_rows = raw["visits"].get((day, snapshot), ()) if set(dims) - {rollups.PAGE, rollups.GOAL} else ()
+        day_visits = [(*row[:4], *(row[i] for i in picked)) for row in visit_rows]
         timed_rows = {model: raw[model].get((day, snapshot), ()) for model, _ in timed}
         return rollups.aggregate(
             dims, dim_fields, day_visits, timed_rows.get(PageView, ()), timed_rows.get(Event, ()),

@@ -139,12 +139,12 @@ def aggregate(dimensions, fields, visits, pageviews, events, matchers=((), {}), 
     visit_dims = [dim for dim in dimensions if dim not in (PAGE, GOAL)]
     seen = {dim: defaultdict(set) for dim in dimensions}
     visit_sets = {dim: defaultdict(set) for dim in (PAGE, GOAL)}
-    for row in visits:
+    # Where each visit dimension's value sits in a row (None: the total, always ""); no visit dimension, no loop.
+    positions = [(dim, None if dim == TOTAL else 4 + fields.index(dim)) for dim in visit_dims]
+    for row in visits if positions else ():
         visitor, bounce, duration, pageviews_ = row[:4]
-        values = dict(zip(fields, row[4:], strict=True))
-        values[TOTAL] = ""
-        for dim in visit_dims:
-            value = values[dim] or ""
+        for dim, position in positions:
+            value = "" if position is None else (row[position] or "")
             entry = stats[dim][value]
             entry.visits += 1
             entry.bounces += bounce

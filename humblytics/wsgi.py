@@ -19,6 +19,10 @@ from tracking import devices, geo  # noqa: E402
 
 devices.warm_up()
 geo.warm_up()
+# And compile the pages' templates before the first page asks for one.
+from humblytics.startup import warm_templates  # noqa: E402
+
+warm_templates()
 
 # Everything imported so far lives as long as the worker: keep it out of the cyclic garbage collector's
 # generations, so a full collection (40–100 ms at this heap size) stops landing in request latency.

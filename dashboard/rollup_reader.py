@@ -444,15 +444,19 @@ def _active_rows(run, site_id, tz, cutoff, start, end, models, fields):
         found = None  # a rarer dimension: read the visits again, with every field
     if found is None:
         columns = shared if set(fields) <= set(shared) else rollups.VISIT_FIELDS  # fewer columns, less decoding
-        open_ids = run.memo[("rollup_state", site_id)].provisional_open
+        state = run.memo[("rollup_state", site_id)]
+        open_ids = state.provisional_open
         if open_ids is None:  # a snapshot from before open visits were kept: find them (a scan of two days)
             active = Visit.objects.filter(
                 site_id=site_id, last_seen_at__gte=cutoff, started_at__gte=earliest, started_at__lt=end
             ).values("visitor_id")
-        else:  # open at the snapshot, or started since its cutoff: no scan for last_seen_at
-            active = set(
-                among(Visit.objects.filter(site_id=site_id), "id", open_ids).values_list("visitor_id", flat=True)
-            )
+        else:  # open at the snapshot (their visitors kept with it), or started since its cutoff: no scan
+            if state.provisional_open_visitors is not None:
+                active = set(state.provisional_open_visitors)
+            else:
+                active = set(
+                    among(Visit.objects.filter(site_id=site_id), "id", open_ids).values_list("visitor_id", flat=True)
+                )
             active.update(
                 Visit.objects.filter(site_id=site_id, started_at__gte=cutoff, started_at__lt=end).values_list(
                     "visitor_id", flat=True

@@ -214,6 +214,8 @@ class RollupState(models.Model):
     # The visits not ended by the cutoff when the snapshot was taken (None: unknown, find them by last_seen_at). With
     # the visits started after the cutoff, they are every visit the snapshot left out: an ended visit never changes.
     provisional_open = models.JSONField(null=True, blank=True)
+    # Their visitor ids (None: unknown, read them by the visit ids above): the read starts from these visitors.
+    provisional_open_visitors = models.JSONField(null=True, blank=True)
     # SegmentRollup rows exist for every day up to this one (never after complete_until), counting these goals.
     segments_until = models.DateField(null=True, blank=True)
     segment_goals = models.JSONField(default=list, blank=True)

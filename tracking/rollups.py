@@ -413,7 +413,8 @@ def provisional_refresh(site, *, now=None):
     segment_days = provisional_days(site.pk, tz, state.complete_until, last, goals, cutoff)
     # Visits open at the cutoff (a visit lasts less than two days): the read finds the rows to add by these ids.
     still_open = Visit.objects.filter(site=site, last_seen_at__gte=cutoff, started_at__gte=cutoff - timedelta(days=2))
-    open_ids = sorted(still_open.values_list("id", flat=True))
+    open_rows = list(still_open.values_list("id", "visitor_id"))
+    open_ids, open_visitors = sorted(row[0] for row in open_rows), sorted({row[1] for row in open_rows})
     with transaction.atomic():
         locked = RollupState.objects.select_for_update().get(pk=state.pk)
         if locked.complete_until != state.complete_until or locked.timezone != site.timezone:
@@ -425,7 +426,8 @@ def provisional_refresh(site, *, now=None):
             store(site, day, day_rows, model=SegmentProvisional)
         RollupState.objects.filter(pk=state.pk).update(
             provisional_from=first, provisional_until=last, provisional_cutoff=cutoff,
-            provisional_goals=[g.pk for g in goals], provisional_open=open_ids, provisional_segments=True,
+            provisional_goals=[g.pk for g in goals], provisional_open=open_ids,
+            provisional_open_visitors=open_visitors, provisional_segments=True,
         )  # fmt: skip
     return (last - first).days + 1
 

@@ -165,11 +165,13 @@ def test_the_snapshot_keeps_its_open_visits_and_a_snapshot_without_them_still_an
     late_traffic(data)
     rollups.rollups_fill(data, now=NOW)
     state = RollupState.objects.get(site=data)
-    open_visits = set(
-        Visit.objects.filter(site=data, last_seen_at__gte=state.provisional_cutoff).values_list("id", flat=True)
-    )
-    assert open_visits and set(state.provisional_open) == open_visits
+    open_visits = Visit.objects.filter(site=data, last_seen_at__gte=state.provisional_cutoff)
+    assert open_visits and set(state.provisional_open) == set(open_visits.values_list("id", flat=True))
+    assert set(state.provisional_open_visitors) == set(open_visits.values_list("visitor_id", flat=True))
     expected = raw_answers(data)
     assert answers(data) == expected
-    RollupState.objects.filter(site=data).update(provisional_open=None)  # a snapshot taken before they were kept
+    # Snapshots taken before their visitors were kept, and before the open visits were.
+    RollupState.objects.filter(site=data).update(provisional_open_visitors=None)
+    assert answers(data) == expected
+    RollupState.objects.filter(site=data).update(provisional_open=None)
     assert answers(data) == expected

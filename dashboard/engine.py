@@ -156,6 +156,7 @@ class _Run:
             self.memo[key] = ids if len(ids) <= MATCHED_IDS_MAX else None
         if self.memo[key] is None:
             return matched
+        # Kept to the range too: by the ids alone PostgreSQL may scan the whole visit table rather than probe its key.
         in_range = Visit.objects.filter(site_id=self.site.pk, started_at__gte=self.start, started_at__lt=self.end)
         return among(in_range, "id", self.memo[key])
 

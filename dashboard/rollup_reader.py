@@ -250,17 +250,22 @@ def _daily(run, codes, state, goals=()):
     tail_start = max(date_range.start, complete_until + timedelta(days=1))
     if tail_start > date_range.end:
         return result
-    usable = (
-        state.provisional_cutoff is not None
-        and state.provisional_from == complete_until + timedelta(days=1)
-        and state.provisional_until >= date_range.end
-        and {g.pk for g in goals} <= set(state.provisional_goals)
-    )
-    if usable:
+    if snapshot_covers(state, date_range.end, goals):
         _tail_from_snapshot(run, state, codes, result, tail_start, goals)
     else:
         _tail_from_raw(run, codes, result, tail_start, goals)
     return result
+
+
+def snapshot_covers(state, day, goals):
+    """Whether the provisional snapshot holds `day` (and every day between the last complete one and it), counting
+    these goals."""
+    return (
+        state.provisional_cutoff is not None
+        and state.provisional_from == state.complete_until + timedelta(days=1)
+        and state.provisional_until >= day
+        and {g.pk for g in goals} <= set(state.provisional_goals)
+    )
 
 
 def _stored_sums(run, codes, state, stored_end):
@@ -422,7 +427,7 @@ def _tail_from_snapshot(run, state, codes, result, tail_start, goals):
         day += timedelta(days=1)
 
 
-_SHARED_VISIT_DIMS = (rollups.TOTAL, "source", "country", "browser")  # the cards and the default panels
+_SHARED_VISIT_DIMS = segment_reader.SHARED_VISIT_DIMS
 
 
 def _active_rows(run, site_id, tz, cutoff, start, end, models, fields):

@@ -25,7 +25,7 @@ from tracking.models import Event, PageView, SegmentProvisional, SegmentRollup
 SEGMENT_DIMS = rollup_segments.SEGMENT_DIMS
 ROW_OPERATORS = ("is", "is_not", "contains", "contains_not")  # as the raw engine's SQL reads them
 MAX_TAIL_DAYS = 3  # segment rollups further behind than this: raw rows
-SHARED_VISIT_DIMS = (rollups.TOTAL, "source", "country", "browser")  # the cards and the default panels
+SHARED_VISIT_DIMS = (rollups.TOTAL, "source", "country", "browser")  # the cards and the default panels (both readers)
 
 
 def plan(query):
@@ -109,14 +109,12 @@ def daily(run, segment, codes, state, goals=()):
 
 
 def _snapshot_covers(state, day, goals):
-    return (
-        state.provisional_segments
-        and state.provisional_cutoff is not None
-        and state.provisional_from is not None
-        and state.provisional_from == state.complete_until + timedelta(days=1)
-        and state.provisional_from <= day <= state.provisional_until
-        and {g.pk for g in goals} <= set(state.provisional_goals)
-    )
+    """The unfiltered snapshot's test (rollup_reader.snapshot_covers), for a day after the last complete one (a day
+    the segment rollups lack but the daily ones have is read raw), with the segments summed into it."""
+    from dashboard import rollup_reader  # it imports this module
+
+    after_complete = state.complete_until is not None and day > state.complete_until
+    return state.provisional_segments and after_complete and rollup_reader.snapshot_covers(state, day, goals)
 
 
 def _snapshot_day(run, segment, day, codes, goals, state):

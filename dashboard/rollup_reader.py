@@ -289,17 +289,37 @@ def _stored_sums(run, codes, state, stored_end):
     parts.append((days, Case(When(day__lt=stored_end, then="carry"), default=Value(0))))
     summed = []
     for rollup_rows, carry in parts:
-        sums = {f"s_{name}": Sum(name) for name in ("visitors", "visits", "bounces", "pageviews")}
-        sums["s_duration"] = Cast(Sum("duration"), BigIntegerField())  # a bigint's SUM is numeric: a Decimal
-        sums = {key: sums[key] for key in ("s_visitors", "s_visits", "s_bounces", "s_duration", "s_pageviews")}
         summed.append(
             rollup_rows.values_list("dimension", "value")
-            .annotate(**sums, s_carry=Sum(carry, output_field=IntegerField()))
+            .annotate(
+                s_visitors=Sum("visitors"), s_visits=Sum("visits"), s_bounces=Sum("bounces"),
+                s_duration=Cast(Sum("duration"), BigIntegerField()),  # a bigint's SUM is numeric: a Decimal
+                s_pageviews=Sum("pageviews"), s_carry=Sum(carry, output_field=IntegerField()),
+            )
             .order_by()
-        )
+        )  # fmt: skip
     # One statement (UNION ALL of the weeks' and the days' sums). Not .iterator(): PostgreSQL plans a server-side
     # cursor for its first rows (a sort, not a hash).
     return _fetch(summed[0].union(*summed[1:], all=True) if len(summed) > 1 else summed[0])
+
+
+def apply_change(codes, full, seen, entry, *, before=None, carry_entry=None):
+    """Add to a snapshot what one day's rows of the active visitors change: `full` and `seen` are aggregate()'s
+    answers for those rows in full and as the snapshot saw them; `entry(dim, value)` is the Stats to add to. With
+    `before` (the day before's full and seen answers), the change in the carries between the two days goes to
+    `carry_entry(dim, value)` (None: nothing to carry into)."""
+    for dim in codes:
+        then = seen[0][dim]
+        for value, stats in full[0][dim].items():
+            entry(dim, value).add_change(stats, then.get(value) or rollups.Stats())
+    if before is None:
+        return
+    now_carried, then_carried = rollups.carries(before[0][1], full[1]), rollups.carries(before[1][1], seen[1])
+    for dim in codes:
+        for value, count in now_carried[dim].items():
+            target = carry_entry(dim, value)
+            if target is not None:
+                target.carry += count - then_carried[dim].get(value, 0)
 
 
 def _carry_entry(run, result, dim, day, value):
@@ -410,20 +430,12 @@ def _tail_from_snapshot(run, state, codes, result, tail_start, goals):
     day = tail_start
     while day <= date_range.end:
         full[day], seen[day] = sums(day, False), sums(day, True)
-        for dim in codes:
-            before = seen[day][0][dim]
-            for value, stats in full[day][0][dim].items():
-                entry = result[dim].setdefault((day, value), rollups.Stats())
-                entry.add_change(stats, before.get(value) or rollups.Stats())
         previous = day - timedelta(days=1)
-        if previous in full:
-            now_carried = rollups.carries(full[previous][1], full[day][1])
-            then_carried = rollups.carries(seen[previous][1], seen[day][1])
-            for dim in codes:
-                for value, count in now_carried[dim].items():
-                    entry = _carry_entry(run, result, dim, previous, value)
-                    if entry is not None:
-                        entry.carry += count - then_carried[dim].get(value, 0)
+        apply_change(
+            codes, full[day], seen[day], lambda dim, value, d=day: result[dim].setdefault((d, value), rollups.Stats()),
+            before=(full[previous], seen[previous]) if previous in full else None,
+            carry_entry=lambda dim, value, p=previous: _carry_entry(run, result, dim, p, value),
+        )  # fmt: skip
         day += timedelta(days=1)
 
 

@@ -163,22 +163,16 @@ def _correct(out, raw, segment, day, codes, goals, state):
         return rollups.aggregate(codes, dim_fields, visits, *timed, matchers, pairs_of=carried)
 
     full, seen = sums(day, False), sums(day, True)
-    for dim in codes:
-        before = seen[0][dim]
-        for value, stats in full[0][dim].items():
-            out.setdefault((dim, value), rollups.Stats()).add_change(stats, before.get(value) or rollups.Stats())
-    if not carried:
-        return  # carry_in is made only by visitors seen on this day and the one before
-    previous = day - timedelta(days=1)
-    full_before = sums(previous, False)
-    seen_before = full_before if previous <= state.complete_until else sums(previous, True)
-    now_carried = rollups.carries(full_before[1], full[1])
-    then_carried = rollups.carries(seen_before[1], seen[1])
-    for dim in codes:
-        for value, count in now_carried[dim].items():
-            entry = out.get((dim, value))
-            if entry is not None:
-                entry.carry += count - then_carried[dim].get(value, 0)
+    before = None
+    if carried:  # carry_in is made only by visitors seen on this day and the one before
+        previous = day - timedelta(days=1)
+        full_before = sums(previous, False)
+        before = (full_before, full_before if previous <= state.complete_until else sums(previous, True))
+    # carry_in lives on this day's rows (a day's carry on the day before's, in the unfiltered rollups).
+    rollup_reader.apply_change(
+        codes, full, seen, lambda dim, value: out.setdefault((dim, value), rollups.Stats()),
+        before=before, carry_entry=lambda dim, value: out.get((dim, value)),
+    )  # fmt: skip
 
 
 def _tail_day(run, segment, day, codes, goals):

@@ -124,7 +124,7 @@ def rollups_ready(site, now):
     # 100 k rollup rows on disk instead of hashing them. Production has autovacuum; the bench asks at once.
     with connection.cursor() as cursor:
         for table in ("tracking_dailyrollup", "tracking_provisionalrollup", "tracking_segmentrollup",
-                      "tracking_segmentprovisional", "tracking_weeklyrollup"):  # fmt: skip
+                      "tracking_segmentprovisional", "tracking_weeklyrollup", "tracking_visitcolumns"):  # fmt: skip
             cursor.execute(f"ANALYZE {table}")
 
 

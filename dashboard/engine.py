@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, F, Sum
 from django.db.models.functions import Trunc
 
-from dashboard import rollup_reader
+from dashboard import column_reader, rollup_reader
 from dashboard.buckets import advance as _advance
 from dashboard.buckets import display as _display
 from dashboard.buckets import pct as _pct
@@ -242,6 +242,10 @@ class _Run:
                 for key, n in self._count(self._events()).items():
                     if self.event_dim is None:
                         families[key]["events"] = n
+        elif self.event_dim == "event:goal" and rollup_reader.goal_families(self, families):
+            pass  # unfiltered: from the daily goal rollups
+        elif (from_columns := column_reader.families(self)) is not None:
+            families.update(from_columns)  # filtered: from the column store
         elif self.event_dim is None:
             visits = self.visits.annotate(is_bounce_int=_bounce_int())
             for key, row in self.visit_metrics(visits).items():

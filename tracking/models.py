@@ -223,9 +223,38 @@ class RollupState(models.Model):
     weeks_until = models.DateField(null=True, blank=True)
     # SegmentProvisional holds the provisional snapshot's days for every segment too (same cutoff, days and goals).
     provisional_segments = models.BooleanField(default=False)
+    # VisitColumns rows exist for every day from columns_from to columns_until (both None: none yet). Days before
+    # columns_from have no visits.
+    columns_from = models.DateField(null=True, blank=True)
+    columns_until = models.DateField(null=True, blank=True)
 
     def __str__(self):
         return f"rollups of {self.site_id} complete until {self.complete_until}"
+
+
+class VisitColumns(models.Model):
+    """One complete local day of a site as arrays (tracking.columns): the visits that started that day, the page views
+    and custom events that happened that day, one row per column. Filtered dashboard queries that no rollup answers
+    read these instead of the wide raw tables (dashboard.column_reader). Written once per day by
+    tracking.columns.columns_fill, after every visit of the day has ended; never updated.
+
+    `data` is the column's array (numpy dtype `dtype`, little-endian); text columns are codes into `values` (that
+    day's distinct values, in code order).
+    """
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    name = models.CharField(max_length=40)
+    dtype = models.CharField(max_length=8)
+    data = models.BinaryField()
+    values = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "visit columns"
+        constraints = [models.UniqueConstraint(fields=["site", "day", "name"], name="visitcolumns_site_day_name")]
+
+    def __str__(self):
+        return f"{self.site_id} {self.day} {self.name}"
 
 
 class ProvisionalRollup(DaySums):

@@ -35,6 +35,7 @@ from tracking.models import (
     SegmentProvisional,
     SegmentRollup,
     Visit,
+    VisitColumns,
     WeeklyRollup,
 )
 
@@ -235,6 +236,9 @@ def rollups_fill(site, *, now=None, max_days=None):
         weeks_fill(site)
         provisional_refresh(site, now=now)
         segments_fill(site)
+        from tracking.columns import columns_fill
+
+        columns_fill(site, now=now)
     return filled
 
 
@@ -439,4 +443,5 @@ def rollups_reset(site):
     SegmentRollup.objects.filter(site=site).delete()
     SegmentProvisional.objects.filter(site=site).delete()
     WeeklyRollup.objects.filter(site=site).delete()
+    VisitColumns.objects.filter(site=site).delete()
     RollupState.objects.filter(site=site).delete()

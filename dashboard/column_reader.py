@@ -1,0 +1,551 @@
+"""Queries no rollup answers (two filters, event filters, `is_not`…), from the column store (tracking.columns).
+
+The raw SQL path (dashboard.engine) joins the range's visits with their page views in every statement: at 10 M page
+views, ~2 s each, because a visit row is ~330 bytes wide. Here the same rows come as arrays, ~20 bytes a visit: the
+complete days from VisitColumns, the days after them (today) from raw rows into the same arrays. A page render
+loads a range once (`_Frame`, in the run's memo) and every panel is a few numpy passes over it.
+
+Exact like the rest, and the same semantics as engine._Run (the tests compare the two on every kind of query): the
+visit set is the range's visits matching the visit filters (and, with event filters, having a matching page view or
+event in the range); page views and events count on their own day, keyed by their visit's dimensions; visitors are
+distinct visitor ids. `families(run)` answers None (the raw path then) for what it does not cover: hourly buckets,
+event:name and property breakdowns, property filters, metrics from other apps, or days it cannot see.
+"""
+
+import re
+from datetime import timedelta
+
+import numpy as np
+from django.db import connection
+
+from dashboard import rollup_reader
+from dashboard.buckets import pct
+from dashboard.filters import python_match, wildcard_regex
+from dashboard.query import TIME_DIMENSIONS, VISIT_DIMENSIONS, Logical
+from tracking import columns as store
+from tracking.models import Event, PageView, Visit, VisitColumns
+from tracking.rollups import LocalDate, day_bounds
+
+EVENT_FILTER_DIMS = ("event:page", "event:name", "event:goal")
+MAX_TAIL_DAYS = 3  # days after the store read raw; more (a store far behind) and the raw path answers
+SPAN_DAYS = 2  # a visit's page views lie within two days of its start (engine._VISIT_SPAN)
+
+
+def families(run):
+    """{key: metric sums} like engine._Run's raw path, or None when the column store cannot answer."""
+    if not _served(run):
+        return None
+    state = rollup_reader._state(run)
+    if state is None or state.columns_until is None or state.columns_from is None:
+        return None
+    frame = _frame(run, state)
+    if frame is None or not frame.refs_known():
+        return None
+    return _Answer(run, frame).families()
+
+
+def _served(run):
+    from dashboard.engine import provided_metrics
+
+    query = run.query
+    if provided_metrics(query) or "time:hour" in query.dimensions:
+        return False
+    if run.event_dim not in (None, "event:page", "event:goal"):
+        return False
+    return all(_leaves(item) <= set(EVENT_FILTER_DIMS) for item in query.event_filters)
+
+
+def _leaves(item):
+    if isinstance(item, Logical):
+        return set().union(*(_leaves(child) for child in item.children))
+    return {item.dimension}
+
+
+def _frame(run, state):
+    date_range = run.query.date_range
+    first, last = date_range.start - timedelta(days=SPAN_DAYS), date_range.end
+    if (last - max(state.columns_until, first - timedelta(days=1))).days > MAX_TAIL_DAYS:
+        return None
+    key = ("columns_frame", run.site.pk, first, last, state.columns_from, state.columns_until)
+    if key not in run.memo:
+        run.memo[key] = _Frame(run.site.pk, run.tz, first, last, state)
+    return run.memo[key]
+
+
+# --- the arrays -------------------------------------------------------------------------------
+class _Frame:
+    """The days [first, last] of one site as arrays: visits by their start day (every day, so page views in the
+    range find their visit's dimensions), page views and events by their own day (the range's days only)."""
+
+    def __init__(self, site_id, tz, first, last, state):
+        self.site_id, self.tz = site_id, tz
+        self.days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        self.range_from = SPAN_DAYS  # the index of the range's first day
+        self.stored = [d for d in self.days if state.columns_from <= d <= state.columns_until]
+        self.tail = [d for d in self.days if d > state.columns_until]
+        self._day_columns = {}  # (day, name) -> (array, values or None)
+        self._global = {}
+        self._tail_loaded = set()
+
+    # per-day columns
+    def _load(self, names, days):
+        wanted = [(d, n) for d in days for n in names if (d, n) not in self._day_columns]
+        if not wanted:
+            return
+        stored = sorted({d for d, _ in wanted if d in self.stored})
+        if stored:
+            rows = VisitColumns.objects.filter(
+                site_id=self.site_id, day__in=stored, name__in=sorted({n for _, n in wanted})
+            ).values_list("day", "name", "dtype", "data", "values")
+            for day, name, dtype, data, values in _binary_rows(rows):
+                self._day_columns[(day, name)] = (store.unpack(dtype, data), values)
+        tail = [d for d, _ in wanted if d in self.tail]
+        if tail:
+            self._load_tail({n for d, n in wanted if d in self.tail})
+        for day, name in wanted:  # a day without visits (or before the store's first day) has empty arrays
+            self._day_columns.setdefault((day, name), (np.zeros(0, dtype=np.int64), [] if _is_text(name) else None))
+
+    def column(self, name, days):
+        """(the days' arrays concatenated, global values for text columns), codes renumbered across days."""
+        key = (name, days[0], days[-1])
+        if key not in self._global:
+            self._load([name], days)
+            parts = [self._day_columns[(d, name)] for d in days]
+            if not _is_text(name):
+                array = np.concatenate([p[0].astype(np.int64) for p in parts]) if parts else np.zeros(0, np.int64)
+                self._global[key] = (array, None)
+            else:
+                index, arrays = {}, []
+                for codes, values in parts:
+                    remap = np.array([index.setdefault(v, len(index)) for v in values] or [0], dtype=np.int64)
+                    arrays.append(remap[codes.astype(np.int64)] if len(codes) else np.zeros(0, np.int64))
+                self._global[key] = (np.concatenate(arrays) if arrays else np.zeros(0, np.int64), list(index))
+        return self._global[key]
+
+    def visits(self, name):
+        return self.column(name, self.days)
+
+    def rows(self, name):
+        return self.column(name, self.days[self.range_from :])
+
+    def visit_counts(self):
+        self._load(["visitor"], self.days)
+        return np.array([len(self._day_columns[(d, "visitor")][0]) for d in self.days], dtype=np.int64)
+
+    def visit_day(self):
+        """Each visit's day, as an index into self.days."""
+        if "visit_day" not in self._global:
+            self._global["visit_day"] = np.repeat(np.arange(len(self.days)), self.visit_counts())
+        return self._global["visit_day"]
+
+    def row_day(self, prefix):
+        key = ("row_day", prefix)
+        if key not in self._global:
+            days = self.days[self.range_from :]
+            self._load([f"{prefix}_vday"], days)
+            counts = [len(self._day_columns[(d, f"{prefix}_vday")][0]) for d in days]
+            self._global[key] = np.repeat(np.arange(self.range_from, len(self.days)), counts)
+        return self._global[key]
+
+    def row_visit(self, prefix):
+        """Each page view's (or event's) visit, as an index into the visit arrays; -1 when not found."""
+        key = ("row_visit", prefix)
+        if key not in self._global:
+            vday, _ = self.rows(f"{prefix}_vday")
+            position, _ = self.rows(f"{prefix}_visit")
+            day = self.row_day(prefix)
+            offsets = np.concatenate([[0], np.cumsum(self.visit_counts())])
+            start_day = day - vday
+            known = (vday != store.UNKNOWN_DAY) & (start_day >= 0)
+            found = np.full(len(day), -1, dtype=np.int64)
+            found[known] = offsets[start_day[known]] + position[known]
+            self._global[key] = found
+        return self._global[key]
+
+    def refs_known(self):
+        return all((self.row_visit(prefix) >= 0).all() for prefix in ("pv", "ev"))
+
+    # the days after the store, from raw rows, in the store's shapes
+    def _load_tail(self, names):
+        if not self._tail_loaded:
+            self._tail_base()
+        fields = sorted(
+            {n[2:] for n in names if n.startswith("f:")} - {n[2:] for n in self._tail_loaded if n.startswith("f:")}
+        )
+        if fields:
+            self._tail_fields(fields)
+
+    def _tail_base(self):
+        start, end = day_bounds(self.tz, self.tail[0])[0], day_bounds(self.tz, self.tail[-1])[1]
+        local_day = LocalDate("timestamp", tzinfo=self.tz)
+        # Page views and events first: every visit they name has been written by then, so the visits read next hold
+        # them all (a visit written in between just has no rows here, as if it came a moment later).
+        timed = {}
+        for prefix, model, value_columns in (("pv", PageView, ("pathname",)), ("ev", Event, ("name", "pathname"))):
+            timed[prefix] = (
+                value_columns,
+                _rows(
+                    model.objects.filter(site_id=self.site_id, timestamp__gte=start, timestamp__lt=end)
+                    .annotate(local_day=local_day)
+                    .values_list("local_day", "visit_id", *value_columns)
+                ),
+            )
+        visits = _rows(
+            Visit.objects.filter(site_id=self.site_id, started_at__gte=start, started_at__lt=end)
+            .annotate(local_day=LocalDate("started_at", tzinfo=self.tz))
+            .order_by("id")
+            .values_list("local_day", "id", "visitor_id", "is_bounce", "duration", "pageviews")
+        )
+        by_day = {day: [] for day in self.tail}
+        for row in visits:
+            if row[0] in by_day:
+                by_day[row[0]].append(row)
+        self._tail_ids = {}
+        for day, rows in by_day.items():
+            ids = np.array([r[1] for r in rows], dtype=np.int64)
+            self._tail_ids[day] = ids
+            self._day_columns[(day, "visit_id")] = (ids, None)
+            for name, at in (("visitor", 2), ("duration", 4), ("pageviews", 5)):
+                self._day_columns[(day, name)] = (np.array([r[at] for r in rows], dtype=np.int64), None)
+            self._day_columns[(day, "bounce")] = (np.array([1 if r[3] else 0 for r in rows], dtype=np.int64), None)
+        self._load(["visit_id"], [d for d in self.days if d not in self.tail])
+        for prefix, (value_columns, rows) in timed.items():
+            grouped = {day: [] for day in self.tail}
+            for row in rows:
+                if row[0] in grouped:
+                    grouped[row[0]].append(row)
+            for day, day_rows in grouped.items():
+                earlier = [self._ids(day - timedelta(days=back)) for back in range(SPAN_DAYS + 1)]
+                vday, position = store.visit_refs([r[1] for r in day_rows], earlier)
+                self._day_columns[(day, f"{prefix}_vday")] = (vday, None)
+                self._day_columns[(day, f"{prefix}_visit")] = (position, None)
+                for offset, name in enumerate(value_columns, start=2):
+                    column = f"{prefix}_{'path' if name == 'pathname' else name}"
+                    codes, values = _codes([r[offset] for r in day_rows])
+                    self._day_columns[(day, column)] = (codes, values)
+        self._tail_loaded.add("base")
+
+    def _ids(self, day):
+        if day in self.tail:
+            return self._tail_ids[day]
+        found = self._day_columns.get((day, "visit_id"))
+        return found[0] if found is not None else None
+
+    def _tail_fields(self, fields):
+        start, end = day_bounds(self.tz, self.tail[0])[0], day_bounds(self.tz, self.tail[-1])[1]
+        rows = _rows(
+            Visit.objects.filter(site_id=self.site_id, started_at__gte=start, started_at__lt=end).values_list(
+                "id", *fields
+            )
+        )
+        found = {row[0]: row for row in rows}
+        for day in self.tail:
+            day_rows = [found.get(int(i)) for i in self._tail_ids[day]]
+            for offset, field in enumerate(fields, start=1):
+                codes, values = _codes([(r[offset] if r is not None else "") for r in day_rows])
+                self._day_columns[(day, store.field_column(field))] = (codes, values)
+                self._tail_loaded.add(store.field_column(field))
+
+
+def _is_text(name):
+    return name.startswith("f:") or name in ("pv_path", "ev_path", "ev_name")
+
+
+def _codes(values):
+    index = {}
+    codes = np.array([index.setdefault(v or "", len(index)) for v in values], dtype=np.int64)
+    return codes, list(index)
+
+
+def _rows(queryset):
+    return rollup_reader._fetch(queryset)
+
+
+def _binary_rows(queryset):
+    """Rows with bytea columns fetched in binary on PostgreSQL (text would be hex: twice the bytes, and parsed)."""
+    if connection.vendor != "postgresql":
+        return list(queryset)
+    sql, params = queryset.query.sql_with_params()
+    import psycopg
+
+    connection.ensure_connection()
+    # Django's cursors bind on the client, which psycopg allows for text results only.
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        return cursor.fetchall()
+
+
+# --- the engine's semantics over the arrays ----------------------------------------------------
+class _Answer:
+    def __init__(self, run, frame):
+        self.run, self.frame, self.query = run, frame, run.query
+        vday = frame.visit_day()
+        in_range = vday >= frame.range_from
+        base = in_range.copy()
+        for item in self.query.visit_filters:
+            base &= self._visit_mask(item)
+        self.base = np.flatnonzero(base)  # engine: base_visits
+        self.pv, self.ev = self._matching_rows("pv"), self._matching_rows("ev")  # engine: _pageviews(), _events()
+        if self.query.event_filters:
+            # A visit matches when it has a matching page view or event in the range (engine: the IN over a UNION).
+            matched = np.zeros(len(vday), dtype=bool)
+            matched[frame.row_visit("pv")[self._event_rows("pv")]] = True
+            matched[frame.row_visit("ev")[self._event_rows("ev")]] = True
+            self.visits = self.base[matched[self.base]]
+        else:
+            self.visits = self.base
+
+    # masks
+    def _visit_mask(self, item):
+        if isinstance(item, Logical):
+            masks = [self._visit_mask(child) for child in item.children]
+            return _combine(item.operator, masks)
+        codes, values = self.frame.visits(store.field_column(VISIT_DIMENSIONS[item.dimension]))
+        return _lookup(values, codes, lambda v: python_match(v, item.operator, item.values))
+
+    def _row_mask(self, item, prefix):
+        if isinstance(item, Logical):
+            return _combine(item.operator, [self._row_mask(child, prefix) for child in item.children])
+        n = len(self.frame.row_day(prefix))
+        if item.dimension == "event:page":
+            codes, values = self.frame.rows(f"{prefix}_path")
+            return _lookup(values, codes, lambda v: python_match(v, item.operator, item.values))
+        if item.dimension == "event:name":
+            if prefix == "pv":
+                return np.full(n, python_match("pageview", item.operator, item.values))
+            codes, values = self.frame.rows("ev_name")
+            return _lookup(values, codes, lambda v: python_match(v, item.operator, item.values))
+        # event:goal: the goals whose names match; a page view matches a page goal's path, an event a goal's name
+        chosen = [g for g in self.run.goals if python_match(g.name, item.operator.removesuffix("_not"), item.values)]
+        mask = self._goal_mask(chosen, prefix, n)
+        return ~mask if item.operator.endswith("_not") else mask
+
+    def _goal_mask(self, goals, prefix, n):
+        if prefix == "pv":
+            pages = [_page_matcher(g.page_path) for g in goals if g.kind == "page"]
+            if not pages:
+                return np.zeros(n, dtype=bool)
+            codes, values = self.frame.rows("pv_path")
+            return _lookup(values, codes, lambda v: any(match(v) for match in pages))
+        names = {g.event_name for g in goals if g.kind != "page"}
+        if not names:
+            return np.zeros(n, dtype=bool)
+        codes, values = self.frame.rows("ev_name")
+        return _lookup(values, codes, lambda v: v in names)
+
+    def _event_rows(self, prefix):
+        """The range's rows matching every event filter (engine: pv_q / ev_q, without the visit filters)."""
+        mask = np.ones(len(self.frame.row_day(prefix)), dtype=bool)
+        for item in self.query.event_filters:
+            mask &= self._row_mask(item, prefix)
+        return mask
+
+    def _matching_rows(self, prefix, restrict=True):
+        """Indices of the range's page views (or events) of visits matching the visit filters (engine: _rows)."""
+        mask = self._event_rows(prefix) if restrict else np.ones(len(self.frame.row_day(prefix)), dtype=bool)
+        if self.query.visit_filters:
+            visit_ok = np.ones(len(self.frame.visit_day()), dtype=bool)
+            for item in self.query.visit_filters:
+                visit_ok &= self._visit_mask(item)
+            mask &= visit_ok[self.frame.row_visit(prefix)]
+        return np.flatnonzero(mask)
+
+    # keys
+    def _parts(self, dims, kind, index, event_part=None):
+        """[(codes, decode)] for each dimension of a group: visit rows (kind "visit") or page view/event rows."""
+        frame, parts = self.frame, []
+        visit_of = index if kind == "visit" else self.frame.row_visit(kind)[index]
+        for dim in dims:
+            if dim in VISIT_DIMENSIONS:
+                codes, values = frame.visits(store.field_column(VISIT_DIMENSIONS[dim]))
+                parts.append((codes[visit_of], values))
+            elif dim in TIME_DIMENSIONS:
+                day = frame.visit_day()[index] if kind == "visit" else frame.row_day(kind)[index]
+                buckets = [rollup_reader._bucket(d, dim) for d in frame.days]
+                labels = sorted(set(buckets))
+                position = {b: i for i, b in enumerate(labels)}
+                table = np.array([position[b] for b in buckets], dtype=np.int64)
+                parts.append((table[day], labels))
+            else:
+                parts.append(event_part)
+        return parts
+
+    def _group(self, parts, n, count=None, sums=None, distinct=None):
+        """{key tuple: {name: value}} over n rows keyed by parts (codes, labels), like engine._group."""
+        sums, distinct = sums or {}, distinct or {}
+        if not parts:
+            row = {name: int(values.sum()) for name, values in sums.items()}
+            row.update({name: int(len(np.unique(ids))) for name, ids in distinct.items()})
+            if count:
+                row[count] = int(n)
+            return {(): row}
+        keys = np.zeros(n, dtype=np.int64)
+        for codes, labels in parts:
+            keys = keys * max(len(labels), 1) + codes
+        groups, inverse = np.unique(keys, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        columns = {}
+        if count:
+            columns[count] = np.bincount(inverse, minlength=len(groups))
+        for name, values in sums.items():
+            columns[name] = np.bincount(inverse, weights=values, minlength=len(groups))
+        for name, ids in distinct.items():
+            order = np.lexsort((ids, inverse))
+            g, i = inverse[order], ids[order]
+            new = np.ones(len(g), dtype=bool)
+            new[1:] = (g[1:] != g[:-1]) | (i[1:] != i[:-1])
+            columns[name] = np.bincount(g[new], minlength=len(groups))
+        out = {}
+        for position, key in enumerate(groups.tolist()):
+            labels = []
+            for _codes, part_labels in reversed(parts):
+                size = max(len(part_labels), 1)
+                key, code = divmod(key, size)
+                labels.append(part_labels[code])
+            out[tuple(reversed(labels))] = {name: int(round(float(c[position]))) for name, c in columns.items()}
+        return out
+
+    def visit_metrics(self, index, dims=None):
+        dims = self.query.dimensions if dims is None else dims
+        frame = self.frame
+        return self._group(
+            self._parts(dims, "visit", index), len(index), count="visits",
+            sums={name: frame.visits(name)[0][index] for name in ("bounce", "duration", "pageviews")},
+            distinct={"visitors": frame.visits("visitor")[0][index]},
+        )  # fmt: skip
+
+    def _count(self, prefix, index, dims=None):
+        dims = self.query.dimensions if dims is None else dims
+        return {key: row["n"] for key, row in self._group(self._parts(dims, prefix, index), len(index), "n").items()}
+
+    # the engine's run, family by family
+    def families(self):
+        from collections import defaultdict
+
+        from dashboard.engine import has_only_goal_filter
+
+        metrics, run = self.query.metrics, self.run
+        families = defaultdict(dict)
+        if run.event_dim == "event:page":
+            self._pages(families)
+        elif run.event_dim == "event:goal":
+            self._goals(families)
+        else:
+            for key, row in self.visit_metrics(self.visits).items():
+                families[key].update(
+                    visitors=row["visitors"], visits=row["visits"], bounces=row["bounce"], duration=row["duration"],
+                    pageviews=row["pageviews"],
+                )  # fmt: skip
+            counted_pageviews = None
+            goal_events = "events" in metrics and has_only_goal_filter(self.query)
+            if run.event_filtered and ({"pageviews", "views_per_visit"} & set(metrics) or goal_events):
+                counted_pageviews = self._count("pv", self.pv)
+                for key in set(families) | set(counted_pageviews):
+                    families[key]["pageviews"] = counted_pageviews.get(key, 0)
+            if "events" in metrics:
+                counted_events = self._count("ev", self.ev)
+                if run.event_filtered and goal_events:
+                    for key, n in counted_pageviews.items():
+                        counted_events[key] = counted_events.get(key, 0) + n
+                for key in set(families) | set(counted_events):
+                    families[key]["events"] = counted_events.get(key, 0)
+            if "conversion_rate" in metrics:
+                totals = self.visit_metrics(self.base)
+                for key, values in families.items():
+                    total = (totals.get(key) or {}).get("visitors") or 0
+                    values["conversion_rate"] = pct(values.get("visitors", 0), total)
+                from dashboard.buckets import display
+
+                run.meta["all_visitors"] = {
+                    tuple(display(v) for v in key): row["visitors"] or 0 for key, row in totals.items()
+                }
+        return families
+
+    def _pages(self, families):
+        metrics, frame = self.query.metrics, self.frame
+        codes, values = frame.rows("pv_path")
+        pv = self.pv
+        visit_of = frame.row_visit("pv")[pv]
+        grouped = self._group(
+            self._parts(self.query.dimensions, "pv", pv, (codes[pv], values)), len(pv), count="pageviews",
+            distinct={"visitors": frame.visits("visitor")[0][visit_of], "visits": visit_of},
+        )  # fmt: skip
+        for key, row in grouped.items():
+            families[key].update(visitors=row["visitors"], visits=row["visits"], pageviews=row["pageviews"])
+        if {"bounce_rate", "visit_duration", "views_per_visit"} & set(metrics):
+            entry_codes, entry_values = frame.visits(store.field_column("entry_page"))
+            entered = self._group(
+                self._parts(self.query.dimensions, "visit", self.visits, (entry_codes[self.visits], entry_values)),
+                len(self.visits), count="entries",
+                sums={name: frame.visits(name)[0][self.visits] for name in ("bounce", "duration", "pageviews")},
+            )  # fmt: skip
+            for key, values_ in families.items():
+                row = entered.get(key) or {}
+                values_["bounce_entries"] = row.get("entries") or 0
+                values_["bounces"] = row.get("bounce") or 0
+                values_["duration"] = row.get("duration") or 0
+                values_["entry_pageviews"] = row.get("pageviews") or 0
+        if "events" in metrics:
+            ev_codes, ev_values = frame.rows("ev_path")
+            ev = self.ev
+            for key, n in self._count_with("ev", ev, (ev_codes[ev], ev_values)).items():
+                families[key]["events"] = n
+
+    def _count_with(self, prefix, index, event_part):
+        parts = self._parts(self.query.dimensions, prefix, index, event_part)
+        return {key: row["n"] for key, row in self._group(parts, len(index), "n").items()}
+
+    def _goals(self, families):
+        query, frame = self.query, self.frame
+        other_dims = [d for d in query.dimensions if d != "event:goal"]
+        totals = self.visit_metrics(self.base, dims=other_dims)
+        slot = query.dimensions.index("event:goal")
+        for prefix, kind in (("pv", "page"), ("ev", "event")):
+            chosen = [g for g in self.run.goals if (g.kind == "page") == (kind == "page")]
+            if not chosen:
+                continue
+            rows = self.pv if prefix == "pv" else self.ev
+            visit_of = frame.row_visit(prefix)[rows]
+            visitors = frame.visits("visitor")[0][visit_of]
+            per_goal = []
+            for goal in chosen:
+                hit = self._goal_mask([goal], prefix, len(frame.row_day(prefix)))[rows]
+                index = rows[hit]
+                per_goal.append(
+                    self._group(
+                        self._parts(other_dims, prefix, index), len(index), count="events",
+                        distinct={"visitors": visitors[hit], "visits": visit_of[hit]},
+                    )
+                )  # fmt: skip
+            for goal, grouped in zip(chosen, per_goal, strict=True):
+                for total_key, row in grouped.items():
+                    if not row["events"]:
+                        continue
+                    key = (*total_key[:slot], goal.name, *total_key[slot:])
+                    total = (totals.get(total_key) or {}).get("visitors") or 0
+                    families[key].update(
+                        visitors=row["visitors"], visits=row["visits"], events=row["events"],
+                        conversion_rate=pct(row["visitors"], total),
+                    )  # fmt: skip
+
+
+def _combine(operator, masks):
+    if operator == "not":
+        return ~masks[0]
+    combined = masks[0].copy()
+    for mask in masks[1:]:
+        combined = combined & mask if operator == "and" else combined | mask
+    return combined
+
+
+def _lookup(values, codes, test):
+    """A boolean per row: `test` asked once per distinct value."""
+    table = np.array([bool(test(v)) for v in values] or [False], dtype=bool)
+    return table[codes] if len(codes) else np.zeros(0, dtype=bool)
+
+
+def _page_matcher(path):
+    if "*" in path:
+        pattern = re.compile(wildcard_regex(path))
+        return lambda value: pattern.search(value) is not None
+    return lambda value: value == path

@@ -29,6 +29,8 @@ from tracking.rollups import LocalDate, day_bounds
 EVENT_FILTER_DIMS = ("event:page", "event:name", "event:goal")
 MAX_TAIL_DAYS = 3  # days after the store read raw; more (a store far behind) and the raw path answers
 SPAN_DAYS = 2  # a visit's page views lie within two days of its start (engine._VISIT_SPAN)
+# With the query's own, the tail's visit fields read at once: the dashboard's cards and default panels ask for these.
+TAIL_FIELDS = ("source", "country", "browser")
 
 
 def families(run):
@@ -39,9 +41,16 @@ def families(run):
     if state is None or state.columns_until is None or state.columns_from is None:
         return None
     frame = _frame(run, state)
-    if frame is None or not frame.refs_known():
+    if frame is None:
         return None
-    return _Answer(run, frame).families()
+    try:
+        return _Answer(run, frame).families()
+    except _UnknownVisit:
+        return None  # a page view whose visit started more than two days before it: the raw path counts it
+
+
+class _UnknownVisit(Exception):
+    pass
 
 
 def _served(run):
@@ -66,9 +75,18 @@ def _frame(run, state):
     first, last = date_range.start - timedelta(days=SPAN_DAYS), date_range.end
     if (last - max(state.columns_until, first - timedelta(days=1))).days > MAX_TAIL_DAYS:
         return None
-    key = ("columns_frame", run.site.pk, first, last, state.columns_from, state.columns_until)
+    # Per event filters too: the days after the store read only the page views and events matching them (the arrays
+    # of matching rows are all the answers use).
+    goals = any("event:goal" in _leaves(item) for item in run.query.event_filters)
+    events = (repr(run.query.event_filters), tuple(g.pk for g in run.goals) if goals else ())
+    key = ("columns_frame", run.site.pk, first, last, state.columns_from, state.columns_until, events)
     if key not in run.memo:
-        run.memo[key] = _Frame(run.site.pk, run.tz, first, last, state)
+        # The tail's visit fields read at once: the filters', the query's and the dashboard's usual ones.
+        fields = {VISIT_DIMENSIONS[d] for d in run.query.dimensions if d in VISIT_DIMENSIONS}
+        fields |= {VISIT_DIMENSIONS[d] for item in run.query.visit_filters for d in _leaves(item)}
+        fields |= set(TAIL_FIELDS)
+        tail_q = {"pv": run.pv_q, "ev": run.ev_q}
+        run.memo[key] = _Frame(run.site.pk, run.tz, first, last, state, tail_q, sorted(fields))
     return run.memo[key]
 
 
@@ -77,8 +95,8 @@ class _Frame:
     """The days [first, last] of one site as arrays: visits by their start day (every day, so page views in the
     range find their visit's dimensions), page views and events by their own day (the range's days only)."""
 
-    def __init__(self, site_id, tz, first, last, state):
-        self.site_id, self.tz = site_id, tz
+    def __init__(self, site_id, tz, first, last, state, tail_q, tail_fields):
+        self.site_id, self.tz, self.tail_q, self.tail_fields = site_id, tz, tail_q, tail_fields
         self.days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         self.range_from = SPAN_DAYS  # the index of the range's first day
         self.stored = [d for d in self.days if state.columns_from <= d <= state.columns_until]
@@ -112,7 +130,7 @@ class _Frame:
             self._load([name], days)
             parts = [self._day_columns[(d, name)] for d in days]
             if not _is_text(name):
-                array = np.concatenate([p[0].astype(np.int64) for p in parts]) if parts else np.zeros(0, np.int64)
+                array = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
                 self._global[key] = (array, None)
             else:
                 index, arrays = {}, []
@@ -147,23 +165,22 @@ class _Frame:
             self._global[key] = np.repeat(np.arange(self.range_from, len(self.days)), counts)
         return self._global[key]
 
-    def row_visit(self, prefix):
-        """Each page view's (or event's) visit, as an index into the visit arrays; -1 when not found."""
-        key = ("row_visit", prefix)
-        if key not in self._global:
-            vday, _ = self.rows(f"{prefix}_vday")
-            position, _ = self.rows(f"{prefix}_visit")
-            day = self.row_day(prefix)
-            offsets = np.concatenate([[0], np.cumsum(self.visit_counts())])
-            start_day = day - vday
-            known = (vday != store.UNKNOWN_DAY) & (start_day >= 0)
-            found = np.full(len(day), -1, dtype=np.int64)
-            found[known] = offsets[start_day[known]] + position[known]
-            self._global[key] = found
-        return self._global[key]
+    def row_visit(self, prefix, index):
+        """The visits (indices into the visit arrays) of these page views (or events); only the rows asked about are
+        mapped: a month has millions of page views, the filtered ones are a few percent."""
+        vday = self.rows(f"{prefix}_vday")[0][index].astype(np.int64)
+        start_day = self.row_day(prefix)[index] - vday
+        if ((vday == store.UNKNOWN_DAY) | (start_day < 0)).any():
+            raise _UnknownVisit
+        if "offsets" not in self._global:
+            self._global["offsets"] = np.concatenate([[0], np.cumsum(self.visit_counts())])
+        return self._global["offsets"][start_day] + self.rows(f"{prefix}_visit")[0][index]
 
-    def refs_known(self):
-        return all((self.row_visit(prefix) >= 0).all() for prefix in ("pv", "ev"))
+    def shared(self, key, compute):
+        """What the runs of one page render with the same filters share (the visit set, the matching rows)."""
+        if key not in self._global:
+            self._global[key] = compute()
+        return self._global[key]
 
     # the days after the store, from raw rows, in the store's shapes
     def _load_tail(self, names):
@@ -182,48 +199,61 @@ class _Frame:
         # them all (a visit written in between just has no rows here, as if it came a moment later).
         timed = {}
         for prefix, model, value_columns in (("pv", PageView, ("pathname",)), ("ev", Event, ("name", "pathname"))):
-            timed[prefix] = (
-                value_columns,
-                _rows(
-                    model.objects.filter(site_id=self.site_id, timestamp__gte=start, timestamp__lt=end)
-                    .annotate(local_day=local_day)
-                    .values_list("local_day", "visit_id", *value_columns)
-                ),
+            rows = _rows(
+                model.objects.filter(site_id=self.site_id, timestamp__gte=start, timestamp__lt=end)
+                .filter(self.tail_q[prefix])
+                .annotate(local_day=local_day)
+                .values_list("local_day", "visit_id", *value_columns)
             )
-        visits = _rows(
-            Visit.objects.filter(site_id=self.site_id, started_at__gte=start, started_at__lt=end)
-            .annotate(local_day=LocalDate("started_at", tzinfo=self.tz))
-            .order_by("id")
-            .values_list("local_day", "id", "visitor_id", "is_bounce", "duration", "pageviews")
+            timed[prefix] = (value_columns, _transposed(rows, 2 + len(value_columns)))
+        fields = list(self.tail_fields)  # the usual ones now, in one read; any other when first asked (_tail_fields)
+        visits = _transposed(
+            _rows(
+                Visit.objects.filter(site_id=self.site_id, started_at__gte=start, started_at__lt=end)
+                .annotate(local_day=LocalDate("started_at", tzinfo=self.tz))
+                .order_by("id")
+                .values_list("local_day", "id", "visitor_id", "is_bounce", "duration", "pageviews", *fields)
+            ),
+            6 + len(fields),
         )
-        by_day = {day: [] for day in self.tail}
-        for row in visits:
-            if row[0] in by_day:
-                by_day[row[0]].append(row)
+        visit_day = self._tail_day_numbers(visits[0])
+        numbers = {
+            "visit_id": np.array(visits[1], dtype=np.int64),
+            "visitor": np.array(visits[2], dtype=np.int64),
+            "bounce": np.array(visits[3], dtype=bool).astype(np.int64),
+            "duration": np.array(visits[4], dtype=np.int64),
+            "pageviews": np.array(visits[5], dtype=np.int64),
+        }
+        texts = {store.field_column(f): _codes(visits[6 + i]) for i, f in enumerate(fields)}
         self._tail_ids = {}
-        for day, rows in by_day.items():
-            ids = np.array([r[1] for r in rows], dtype=np.int64)
-            self._tail_ids[day] = ids
-            self._day_columns[(day, "visit_id")] = (ids, None)
-            for name, at in (("visitor", 2), ("duration", 4), ("pageviews", 5)):
-                self._day_columns[(day, name)] = (np.array([r[at] for r in rows], dtype=np.int64), None)
-            self._day_columns[(day, "bounce")] = (np.array([1 if r[3] else 0 for r in rows], dtype=np.int64), None)
+        for number, day in enumerate(self.tail):
+            chosen = visit_day == number
+            for name, array in numbers.items():
+                self._day_columns[(day, name)] = (array[chosen], None)
+            for name, (codes, values) in texts.items():
+                self._day_columns[(day, name)] = (codes[chosen], values)
+            self._tail_ids[day] = numbers["visit_id"][chosen]
+        self._tail_loaded.update(texts)
         self._load(["visit_id"], [d for d in self.days if d not in self.tail])
-        for prefix, (value_columns, rows) in timed.items():
-            grouped = {day: [] for day in self.tail}
-            for row in rows:
-                if row[0] in grouped:
-                    grouped[row[0]].append(row)
-            for day, day_rows in grouped.items():
+        for prefix, (value_columns, columns) in timed.items():
+            row_day = self._tail_day_numbers(columns[0])
+            row_visit = np.array(columns[1], dtype=np.int64)
+            coded = [_codes(columns[2 + i]) for i in range(len(value_columns))]
+            for number, day in enumerate(self.tail):
+                chosen = row_day == number
                 earlier = [self._ids(day - timedelta(days=back)) for back in range(SPAN_DAYS + 1)]
-                vday, position = store.visit_refs([r[1] for r in day_rows], earlier)
+                vday, position = store.visit_refs(row_visit[chosen], earlier)
                 self._day_columns[(day, f"{prefix}_vday")] = (vday, None)
                 self._day_columns[(day, f"{prefix}_visit")] = (position, None)
-                for offset, name in enumerate(value_columns, start=2):
+                for name, (codes, values) in zip(value_columns, coded, strict=True):
                     column = f"{prefix}_{'path' if name == 'pathname' else name}"
-                    codes, values = _codes([r[offset] for r in day_rows])
-                    self._day_columns[(day, column)] = (codes, values)
+                    self._day_columns[(day, column)] = (codes[chosen], values)
         self._tail_loaded.add("base")
+
+    def _tail_day_numbers(self, days):
+        """Each row's tail day as its position in self.tail (-1: none of them)."""
+        number = {day: i for i, day in enumerate(self.tail)}
+        return np.fromiter((number.get(d, -1) for d in days), dtype=np.int64, count=len(days))
 
     def _ids(self, day):
         if day in self.tail:
@@ -253,8 +283,13 @@ def _is_text(name):
 
 def _codes(values):
     index = {}
-    codes = np.array([index.setdefault(v or "", len(index)) for v in values], dtype=np.int64)
+    codes = np.fromiter((index.setdefault(v or "", len(index)) for v in values), dtype=np.int64, count=len(values))
     return codes, list(index)
+
+
+def _transposed(rows, width):
+    """Rows as columns (tuples), `width` of them even when there are no rows."""
+    return list(zip(*rows, strict=True)) if rows else [()] * width
 
 
 def _rows(queryset):
@@ -279,21 +314,50 @@ def _binary_rows(queryset):
 class _Answer:
     def __init__(self, run, frame):
         self.run, self.frame, self.query = run, frame, run.query
-        vday = frame.visit_day()
-        in_range = vday >= frame.range_from
-        base = in_range.copy()
-        for item in self.query.visit_filters:
-            base &= self._visit_mask(item)
-        self.base = np.flatnonzero(base)  # engine: base_visits
-        self.pv, self.ev = self._matching_rows("pv"), self._matching_rows("ev")  # engine: _pageviews(), _events()
-        if self.query.event_filters:
-            # A visit matches when it has a matching page view or event in the range (engine: the IN over a UNION).
-            matched = np.zeros(len(vday), dtype=bool)
-            matched[frame.row_visit("pv")[self._event_rows("pv")]] = True
-            matched[frame.row_visit("ev")[self._event_rows("ev")]] = True
-            self.visits = self.base[matched[self.base]]
-        else:
-            self.visits = self.base
+        self.filters_key = (repr(self.query.filters), tuple(g.pk for g in run.goals))
+
+    def _shared(self, name, compute):
+        return self.frame.shared((name, *self.filters_key), compute)
+
+    @property
+    def base(self):
+        """engine: base_visits, the range's visits matching the visit filters (indices into the visit arrays)."""
+        return self._shared(
+            "base", lambda: np.flatnonzero(self._visit_ok() & (self.frame.visit_day() >= self.frame.range_from))
+        )
+
+    @property
+    def visits(self):
+        """engine: visits; with event filters, those having a matching page view or event in the range (its IN over a
+        UNION)."""
+
+        def compute():
+            if not self.query.event_filters:
+                return self.base
+            matched = np.zeros(len(self.frame.visit_day()), dtype=bool)
+            for prefix in ("pv", "ev"):
+                matched[self.frame.row_visit(prefix, np.flatnonzero(self._event_rows(prefix)))] = True
+            return self.base[matched[self.base]]
+
+        return self._shared("visits", compute)
+
+    @property
+    def pv(self):
+        """engine: _pageviews(), as (row indices, their visits)."""
+        return self._shared("pv", lambda: self._matching_rows("pv"))
+
+    @property
+    def ev(self):
+        return self._shared("ev", lambda: self._matching_rows("ev"))
+
+    def _visit_ok(self):
+        def compute():
+            ok = np.ones(len(self.frame.visit_day()), dtype=bool)
+            for item in self.query.visit_filters:
+                ok &= self._visit_mask(item)
+            return ok
+
+        return self._shared("visit_ok", compute)
 
     # masks
     def _visit_mask(self, item):
@@ -335,26 +399,31 @@ class _Answer:
 
     def _event_rows(self, prefix):
         """The range's rows matching every event filter (engine: pv_q / ev_q, without the visit filters)."""
-        mask = np.ones(len(self.frame.row_day(prefix)), dtype=bool)
-        for item in self.query.event_filters:
-            mask &= self._row_mask(item, prefix)
-        return mask
 
-    def _matching_rows(self, prefix, restrict=True):
-        """Indices of the range's page views (or events) of visits matching the visit filters (engine: _rows)."""
-        mask = self._event_rows(prefix) if restrict else np.ones(len(self.frame.row_day(prefix)), dtype=bool)
+        def compute():
+            mask = np.ones(len(self.frame.row_day(prefix)), dtype=bool)
+            for item in self.query.event_filters:
+                mask &= self._row_mask(item, prefix)
+            return mask
+
+        return self._shared(("event_rows", prefix), compute)
+
+    def _matching_rows(self, prefix):
+        """(indices, visits) of the range's page views (or events) matching the event filters, of visits matching the
+        visit filters (engine: _rows restricted by pv_q / ev_q)."""
+        index = np.flatnonzero(self._event_rows(prefix))
+        visit_of = self.frame.row_visit(prefix, index)
         if self.query.visit_filters:
-            visit_ok = np.ones(len(self.frame.visit_day()), dtype=bool)
-            for item in self.query.visit_filters:
-                visit_ok &= self._visit_mask(item)
-            mask &= visit_ok[self.frame.row_visit(prefix)]
-        return np.flatnonzero(mask)
+            keep = self._visit_ok()[visit_of]
+            index, visit_of = index[keep], visit_of[keep]
+        return index, visit_of
 
     # keys
-    def _parts(self, dims, kind, index, event_part=None):
-        """[(codes, decode)] for each dimension of a group: visit rows (kind "visit") or page view/event rows."""
+    def _parts(self, dims, kind, index, event_part=None, visit_of=None):
+        """[(codes, labels)] for each dimension of a group: visit rows (kind "visit": `index` are visits) or page view
+        or event rows (`index` are rows, `visit_of` their visits)."""
         frame, parts = self.frame, []
-        visit_of = index if kind == "visit" else self.frame.row_visit(kind)[index]
+        visit_of = index if kind == "visit" else visit_of
         for dim in dims:
             if dim in VISIT_DIMENSIONS:
                 codes, values = frame.visits(store.field_column(VISIT_DIMENSIONS[dim]))
@@ -375,15 +444,21 @@ class _Answer:
         sums, distinct = sums or {}, distinct or {}
         if not parts:
             row = {name: int(values.sum()) for name, values in sums.items()}
-            row.update({name: int(len(np.unique(ids))) for name, ids in distinct.items()})
+            row.update({name: len(np.unique(ids)) for name, ids in distinct.items()})
             if count:
                 row[count] = int(n)
             return {(): row}
-        keys = np.zeros(n, dtype=np.int64)
+        keys, space = np.zeros(n, dtype=np.int64), 1
         for codes, labels in parts:
-            keys = keys * max(len(labels), 1) + codes
-        groups, inverse = np.unique(keys, return_inverse=True)
-        inverse = inverse.reshape(-1)
+            keys, space = keys * max(len(labels), 1) + codes, space * max(len(labels), 1)
+        if space <= 4 * n + 65536:  # few possible keys: numbered by counting, not by sorting
+            present = np.flatnonzero(np.bincount(keys, minlength=space))
+            number = np.zeros(space, dtype=np.int64)
+            number[present] = np.arange(len(present))
+            groups, inverse = present, number[keys]
+        else:
+            groups, inverse = np.unique(keys, return_inverse=True)
+            inverse = inverse.reshape(-1)
         columns = {}
         if count:
             columns[count] = np.bincount(inverse, minlength=len(groups))
@@ -402,7 +477,7 @@ class _Answer:
                 size = max(len(part_labels), 1)
                 key, code = divmod(key, size)
                 labels.append(part_labels[code])
-            out[tuple(reversed(labels))] = {name: int(round(float(c[position]))) for name, c in columns.items()}
+            out[tuple(reversed(labels))] = {name: round(float(c[position])) for name, c in columns.items()}
         return out
 
     def visit_metrics(self, index, dims=None):
@@ -414,9 +489,11 @@ class _Answer:
             distinct={"visitors": frame.visits("visitor")[0][index]},
         )  # fmt: skip
 
-    def _count(self, prefix, index, dims=None):
+    def _count(self, prefix, rows, dims=None):
         dims = self.query.dimensions if dims is None else dims
-        return {key: row["n"] for key, row in self._group(self._parts(dims, prefix, index), len(index), "n").items()}
+        index, visit_of = rows
+        parts = self._parts(dims, prefix, index, visit_of=visit_of)
+        return {key: row["n"] for key, row in self._group(parts, len(index), "n").items()}
 
     # the engine's run, family by family
     def families(self):
@@ -464,10 +541,9 @@ class _Answer:
     def _pages(self, families):
         metrics, frame = self.query.metrics, self.frame
         codes, values = frame.rows("pv_path")
-        pv = self.pv
-        visit_of = frame.row_visit("pv")[pv]
+        pv, visit_of = self.pv
         grouped = self._group(
-            self._parts(self.query.dimensions, "pv", pv, (codes[pv], values)), len(pv), count="pageviews",
+            self._parts(self.query.dimensions, "pv", pv, (codes[pv], values), visit_of), len(pv), count="pageviews",
             distinct={"visitors": frame.visits("visitor")[0][visit_of], "visits": visit_of},
         )  # fmt: skip
         for key, row in grouped.items():
@@ -487,13 +563,10 @@ class _Answer:
                 values_["entry_pageviews"] = row.get("pageviews") or 0
         if "events" in metrics:
             ev_codes, ev_values = frame.rows("ev_path")
-            ev = self.ev
-            for key, n in self._count_with("ev", ev, (ev_codes[ev], ev_values)).items():
-                families[key]["events"] = n
-
-    def _count_with(self, prefix, index, event_part):
-        parts = self._parts(self.query.dimensions, prefix, index, event_part)
-        return {key: row["n"] for key, row in self._group(parts, len(index), "n").items()}
+            ev, ev_visits = self.ev
+            parts = self._parts(self.query.dimensions, "ev", ev, (ev_codes[ev], ev_values), ev_visits)
+            for key, row in self._group(parts, len(ev), "n").items():
+                families[key]["events"] = row["n"]
 
     def _goals(self, families):
         query, frame = self.query, self.frame
@@ -504,8 +577,7 @@ class _Answer:
             chosen = [g for g in self.run.goals if (g.kind == "page") == (kind == "page")]
             if not chosen:
                 continue
-            rows = self.pv if prefix == "pv" else self.ev
-            visit_of = frame.row_visit(prefix)[rows]
+            rows, visit_of = self.pv if prefix == "pv" else self.ev
             visitors = frame.visits("visitor")[0][visit_of]
             per_goal = []
             for goal in chosen:
@@ -513,7 +585,7 @@ class _Answer:
                 index = rows[hit]
                 per_goal.append(
                     self._group(
-                        self._parts(other_dims, prefix, index), len(index), count="events",
+                        self._parts(other_dims, prefix, index, visit_of=visit_of[hit]), len(index), count="events",
                         distinct={"visitors": visitors[hit], "visits": visit_of[hit]},
                     )
                 )  # fmt: skip

@@ -5,37 +5,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sites', '0003_goal'),
-        ('tracking', '0011_provisional_open_visitors'),
+        ("sites", "0003_goal"),
+        ("tracking", "0011_provisional_open_visitors"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='rollupstate',
-            name='columns_from',
+            model_name="rollupstate",
+            name="columns_from",
             field=models.DateField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='rollupstate',
-            name='columns_until',
+            model_name="rollupstate",
+            name="columns_until",
             field=models.DateField(blank=True, null=True),
         ),
         migrations.CreateModel(
-            name='VisitColumns',
+            name="VisitColumns",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('name', models.CharField(max_length=40)),
-                ('dtype', models.CharField(max_length=8)),
-                ('data', models.BinaryField()),
-                ('values', models.JSONField(blank=True, null=True)),
-                ('site', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='sites.site')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField()),
+                ("name", models.CharField(max_length=40)),
+                ("dtype", models.CharField(max_length=8)),
+                ("data", models.BinaryField()),
+                ("values", models.JSONField(blank=True, null=True)),
+                (
+                    "site",
+                    models.ForeignKey(
+                        db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="sites.site"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'visit columns',
-                'constraints': [models.UniqueConstraint(fields=('site', 'day', 'name'), name='visitcolumns_site_day_name')],
+                "verbose_name_plural": "visit columns",
+                "constraints": [
+                    models.UniqueConstraint(fields=("site", "day", "name"), name="visitcolumns_site_day_name")
+                ],
             },
         ),
     ]

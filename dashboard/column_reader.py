@@ -23,7 +23,8 @@ from dashboard.buckets import pct
 from dashboard.filters import python_match, wildcard_regex
 from dashboard.query import TIME_DIMENSIONS, VISIT_DIMENSIONS, Logical
 from tracking import columns as store
-from tracking.models import Event, PageView, Visit, VisitColumns
+from tracking.models import Event, PageView, ProvisionalColumns, Visit, VisitColumns
+from tracking.rollup_segments import among
 from tracking.rollups import LocalDate, day_bounds
 
 EVENT_FILTER_DIMS = ("event:page", "event:name", "event:goal")
@@ -102,6 +103,18 @@ class _Frame:
         self.stored = [d for d in self.days if state.columns_from <= d <= state.columns_until]
         self.tail = [d for d in self.days if d > state.columns_until]
         self._day_columns = {}  # (day, name) -> (array, values or None)
+        # The days after the store: from the provisional snapshot of columns and the raw rows of the visits it left
+        # out, when it holds them all; else from raw rows.
+        self.snapshot = None
+        if (
+            self.tail
+            and state.provisional_columns_after is not None
+            and state.provisional_columns_after == state.columns_until
+            and state.provisional_until is not None
+            and state.provisional_until >= self.tail[-1]
+            and state.provisional_open is not None
+        ):
+            self.snapshot = (state.provisional_cutoff, state.provisional_open)
         self._global = {}
         self._tail_loaded = set()
 
@@ -193,6 +206,8 @@ class _Frame:
             self._tail_fields(fields)
 
     def _tail_base(self):
+        if self.snapshot is not None:
+            return self._tail_from_snapshot()
         start, end = day_bounds(self.tz, self.tail[0])[0], day_bounds(self.tz, self.tail[-1])[1]
         local_day = LocalDate("timestamp", tzinfo=self.tz)
         # Page views and events first: every visit they name has been written by then, so the visits read next hold
@@ -250,6 +265,80 @@ class _Frame:
                     self._day_columns[(day, column)] = (codes[chosen], values)
         self._tail_loaded.add("base")
 
+    def _tail_from_snapshot(self):
+        cutoff, open_ids = self.snapshot
+        part = {}
+        rows = ProvisionalColumns.objects.filter(site_id=self.site_id, day__in=self.tail).values_list(
+            "day", "name", "dtype", "data", "values"
+        )
+        for day, name, dtype, data, values in _binary_rows(rows):
+            part[(day, name)] = (store.unpack(dtype, data).astype(np.int64), values)
+        # The visits the snapshot left out: open at its cutoff, or started since. Page views and events first (see
+        # _tail_base); then the visits, of which these rows name only some.
+        columns = ("visitor_id", "is_bounce", "duration", "pageviews", *store.VISIT_TEXT)
+        started = Visit.objects.filter(site_id=self.site_id, started_at__gte=cutoff).values_list("id")
+        fresh_ids = sorted({*open_ids, *(row[0] for row in _rows(started))})
+        timed = {}
+        for prefix, model, value_columns in (("pv", PageView, ("pathname",)), ("ev", Event, ("name", "pathname"))):
+            timed[prefix] = (
+                value_columns,
+                _rows(
+                    among(model.objects.filter(site_id=self.site_id), "visit_id", fresh_ids)
+                    .filter(self.tail_q[prefix])
+                    .annotate(local_day=LocalDate("timestamp", tzinfo=self.tz))
+                    .filter(local_day__gte=self.tail[0], local_day__lte=self.tail[-1])
+                    .values_list("local_day", "visit_id", *value_columns)
+                ),
+            )
+        local_day = LocalDate("started_at", tzinfo=self.tz)
+        visits = {}
+        for queryset in (
+            among(Visit.objects.filter(site_id=self.site_id), "id", list(open_ids)),
+            Visit.objects.filter(site_id=self.site_id, started_at__gte=cutoff),
+        ):
+            for row in _rows(queryset.annotate(local_day=local_day).values_list("local_day", "id", *columns)):
+                visits[row[1]] = row
+        where = {}  # fresh visit id -> (day, position among that day's visits, after the snapshot's)
+        by_day = {day: [] for day in self.tail}
+        for visit_id in sorted(visits):
+            row = visits[visit_id]
+            if row[0] not in by_day:
+                raise _UnknownVisit  # open at the cutoff, yet started before the days after the store
+            by_day[row[0]].append(row)
+        self._tail_ids = {}
+        for day, rows in by_day.items():
+            settled = len(part.get((day, "visit_id"), (np.zeros(0),))[0])
+            for position, row in enumerate(rows):
+                where[row[1]] = (day, settled + position)
+            numbers = {
+                "visit_id": [r[1] for r in rows], "visitor": [r[2] for r in rows],
+                "bounce": [1 if r[3] else 0 for r in rows], "duration": [r[4] for r in rows],
+                "pageviews": [r[5] for r in rows],
+            }  # fmt: skip
+            for name, fresh in numbers.items():
+                self._day_columns[(day, name)] = _joined(part.get((day, name)), fresh)
+            for offset, field in enumerate(store.VISIT_TEXT, start=6):
+                name = store.field_column(field)
+                self._day_columns[(day, name)] = _joined_text(part.get((day, name)), [r[offset] for r in rows])
+            self._tail_ids[day] = None  # not sorted: rows of these days find their visits through `where`
+        for prefix, (value_columns, rows) in timed.items():
+            grouped = {day: [] for day in self.tail}
+            for row in rows:
+                grouped[row[0]].append(row)
+            for day, day_rows in grouped.items():
+                refs = [where[r[1]] for r in day_rows]
+                vday = [(day - visit_day).days for visit_day, _ in refs]
+                self._day_columns[(day, f"{prefix}_vday")] = _joined(part.get((day, f"{prefix}_vday")), vday)
+                self._day_columns[(day, f"{prefix}_visit")] = _joined(
+                    part.get((day, f"{prefix}_visit")), [position for _, position in refs]
+                )
+                for offset, name in enumerate(value_columns, start=2):
+                    column = f"{prefix}_{'path' if name == 'pathname' else name}"
+                    self._day_columns[(day, column)] = _joined_text(
+                        part.get((day, column)), [r[offset] for r in day_rows]
+                    )
+        self._tail_loaded.update(["base", *(store.field_column(f) for f in store.VISIT_TEXT)])
+
     def _tail_day_numbers(self, days):
         """Each row's tail day as its position in self.tail (-1: none of them)."""
         number = {day: i for i, day in enumerate(self.tail)}
@@ -275,6 +364,20 @@ class _Frame:
                 codes, values = _codes([(r[offset] if r is not None else "") for r in day_rows])
                 self._day_columns[(day, store.field_column(field))] = (codes, values)
                 self._tail_loaded.add(store.field_column(field))
+
+
+def _joined(stored, fresh):
+    """A snapshot's array with the fresh rows' values after it."""
+    head = stored[0] if stored is not None else np.zeros(0, dtype=np.int64)
+    return np.concatenate([head.astype(np.int64), np.array(fresh, dtype=np.int64)]), None
+
+
+def _joined_text(stored, fresh):
+    """A snapshot's codes with the fresh rows' texts coded after them (new values at the end of its values)."""
+    codes, values = stored if stored is not None else (np.zeros(0, dtype=np.int64), [])
+    index = {value: i for i, value in enumerate(values)}
+    added = np.fromiter((index.setdefault(v or "", len(index)) for v in fresh), dtype=np.int64, count=len(fresh))
+    return np.concatenate([codes.astype(np.int64), added]), list(index)
 
 
 def _is_text(name):
@@ -444,7 +547,7 @@ class _Answer:
         sums, distinct = sums or {}, distinct or {}
         if not parts:
             row = {name: int(values.sum()) for name, values in sums.items()}
-            row.update({name: len(np.unique(ids)) for name, ids in distinct.items()})
+            row.update({name: _distinct(ids) for name, ids in distinct.items()})
             if count:
                 row[count] = int(n)
             return {(): row}
@@ -457,8 +560,7 @@ class _Answer:
             number[present] = np.arange(len(present))
             groups, inverse = present, number[keys]
         else:
-            groups, inverse = np.unique(keys, return_inverse=True)
-            inverse = inverse.reshape(-1)
+            groups, inverse = _numbered(keys)
         columns = {}
         if count:
             columns[count] = np.bincount(inverse, minlength=len(groups))
@@ -599,6 +701,25 @@ class _Answer:
                         visitors=row["visitors"], visits=row["visits"], events=row["events"],
                         conversion_rate=pct(row["visitors"], total),
                     )  # fmt: skip
+
+
+def _distinct(ids):
+    """How many different values (sorting: numpy's hashing unique is several times slower on 64-bit ids)."""
+    if not len(ids):
+        return 0
+    ordered = np.sort(ids)
+    return 1 + int(np.count_nonzero(ordered[1:] != ordered[:-1]))
+
+
+def _numbered(keys):
+    """(the distinct keys in order, each key's number among them), by sorting."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    new = np.ones(len(ordered), dtype=bool)
+    new[1:] = ordered[1:] != ordered[:-1]
+    inverse = np.empty(len(keys), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return ordered[new], inverse
 
 
 def _combine(operator, masks):

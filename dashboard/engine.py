@@ -235,8 +235,15 @@ class _Run:
     def run(self):
         metrics = self.query.metrics
         families = defaultdict(dict)
-        from_rollups = rollup_reader.families(self) if self.event_dim in (None, "event:page") else None
-        if from_rollups is not None:
+        # With event filters the column store answers first: the rest of the page render reads the same arrays, and a
+        # segment rollup that could answer (a page filter on the pages panel) would read its own rows and tail.
+        early_columns = column_reader.families(self) if self.event_filtered else None
+        from_rollups = None
+        if early_columns is None and self.event_dim in (None, "event:page"):
+            from_rollups = rollup_reader.families(self)
+        if early_columns is not None:
+            families.update(early_columns)
+        elif from_rollups is not None:
             families.update(from_rollups)
             if "events" in metrics:
                 for key, n in self._count(self._events()).items():
@@ -244,7 +251,7 @@ class _Run:
                         families[key]["events"] = n
         elif self.event_dim == "event:goal" and rollup_reader.goal_families(self, families):
             pass  # unfiltered: from the daily goal rollups
-        elif (from_columns := column_reader.families(self)) is not None:
+        elif not self.event_filtered and (from_columns := column_reader.families(self)) is not None:
             families.update(from_columns)  # filtered: from the column store
         elif self.event_dim is None:
             visits = self.visits.annotate(is_bounce_int=_bounce_int())

@@ -110,18 +110,21 @@ def _day_ids(site, day, recent):
     return unpack(*row) if row else np.zeros(0, dtype=np.int64)
 
 
-def _write_day(site, tz, day, state, recent):
-    from django.db import transaction
-
+def day_arrays(site_id, tz, day, earlier, *, cutoff=None, unsettled=None):
+    """({name: (dtype, bytes)}, {name: values}, sorted visit ids) of one day: its visits (with `cutoff`, only those
+    that ended before it) and its page views and events (with `cutoff`, only those of such visits, or of the days
+    before, whose ids `earlier` holds). None when a row's visit is neither among those nor among `unsettled`: a visit
+    older than two days, which only the raw rows can answer for."""
     from dashboard.rollup_reader import _fetch
-    from tracking.models import Event, PageView, RollupState, Visit, VisitColumns
+    from tracking.models import Event, PageView, Visit
     from tracking.rollups import day_bounds
 
     start, end = day_bounds(tz, day)
+    visit_rows = Visit.objects.filter(site_id=site_id, started_at__gte=start, started_at__lt=end)
+    if cutoff is not None:
+        visit_rows = visit_rows.filter(last_seen_at__lt=cutoff)
     visits = _fetch(
-        Visit.objects.filter(site_id=site.pk, started_at__gte=start, started_at__lt=end)
-        .order_by("id")
-        .values_list("id", "visitor_id", "is_bounce", "duration", "pageviews", *VISIT_TEXT)
+        visit_rows.order_by("id").values_list("id", "visitor_id", "is_bounce", "duration", "pageviews", *VISIT_TEXT)
     )
     ids = np.array([row[0] for row in visits], dtype=np.int64)
     columns = {
@@ -135,19 +138,37 @@ def _write_day(site, tz, day, state, recent):
     for offset, field in enumerate(VISIT_TEXT, start=5):
         dtype, data, values = pack_text([row[offset] for row in visits])
         columns[field_column(field)], texts[field_column(field)] = (dtype, data), values
-    earlier = [ids, _day_ids(site, day - timedelta(days=1), recent), _day_ids(site, day - timedelta(days=2), recent)]
     for prefix, model, value_columns in (("pv", PageView, ("pathname",)), ("ev", Event, ("name", "pathname"))):
         rows = _fetch(
-            model.objects.filter(site_id=site.pk, timestamp__gte=start, timestamp__lt=end).values_list(
+            model.objects.filter(site_id=site_id, timestamp__gte=start, timestamp__lt=end).values_list(
                 "visit_id", *value_columns
             )
         )
-        vday, position = visit_refs([row[0] for row in rows], earlier)
+        vday, position = visit_refs([row[0] for row in rows], [ids, *earlier])
+        if cutoff is not None:  # rows of visits still going on at the cutoff come from raw rows when read
+            lost = vday == UNKNOWN_DAY
+            if lost.any():
+                open_rows = np.isin(np.array([row[0] for row in rows], dtype=np.int64)[lost], unsettled)
+                if not open_rows.all():
+                    return None
+            keep = ~lost
+            rows = [row for row, kept in zip(rows, keep.tolist(), strict=True) if kept]
+            vday, position = vday[keep], position[keep]
         columns[f"{prefix}_vday"], columns[f"{prefix}_visit"] = pack_ints(vday), pack_ints(position)
         for offset, name in enumerate(value_columns, start=1):
             column = f"{prefix}_{'path' if name == 'pathname' else name}"
             dtype, data, values = pack_text([row[offset] for row in rows])
             columns[column], texts[column] = (dtype, data), values
+    return columns, texts, ids
+
+
+def _write_day(site, tz, day, state, recent):
+    from django.db import transaction
+
+    from tracking.models import RollupState, VisitColumns
+
+    earlier = [_day_ids(site, day - timedelta(days=back), recent) for back in (1, 2)]
+    columns, texts, ids = day_arrays(site.pk, tz, day, earlier)
     objects = [
         VisitColumns(site=site, day=day, name=name, dtype=dtype, data=data, values=texts.get(name))
         for name, (dtype, data) in columns.items()
@@ -166,8 +187,37 @@ def _write_day(site, tz, day, state, recent):
     return ids
 
 
+def snapshot(site, tz, first, last, cutoff, unsettled, columns_until):
+    """ProvisionalColumns objects for the days first..last (those after the store): what had settled by the cutoff;
+    the reader adds the visits in `unsettled` (open at the cutoff) and those started since from raw rows. None when
+    the days cannot be snapshot (a day between the store and them, or a row of a visit older than two days)."""
+    from tracking.models import ProvisionalColumns
+
+    if columns_until is None or first != columns_until + timedelta(days=1):
+        return None
+    unsettled = np.array(sorted(unsettled), dtype=np.int64)
+    recent, objects, day = {}, [], first
+    while day <= last:
+        earlier = [recent.get(day - timedelta(days=back)) for back in (1, 2)]
+        earlier = [
+            ids if ids is not None else _day_ids(site, day - timedelta(days=back), {})
+            for back, ids in zip((1, 2), earlier, strict=True)
+        ]
+        arrays = day_arrays(site.pk, tz, day, earlier, cutoff=cutoff, unsettled=unsettled)
+        if arrays is None:
+            return None
+        columns, texts, recent[day] = arrays
+        objects += [
+            ProvisionalColumns(site=site, day=day, name=name, dtype=dtype, data=data, values=texts.get(name))
+            for name, (dtype, data) in columns.items()
+        ]
+        day += timedelta(days=1)
+    return objects
+
+
 def columns_reset(site):
-    from tracking.models import RollupState, VisitColumns
+    from tracking.models import ProvisionalColumns, RollupState, VisitColumns
 
     VisitColumns.objects.filter(site=site).delete()
+    ProvisionalColumns.objects.filter(site=site).delete()
     RollupState.objects.filter(site=site).update(columns_from=None, columns_until=None)

@@ -227,20 +227,17 @@ class RollupState(models.Model):
     # columns_from have no visits.
     columns_from = models.DateField(null=True, blank=True)
     columns_until = models.DateField(null=True, blank=True)
+    # ProvisionalColumns hold the provisional snapshot's days (same cutoff) after the store as it stood then (None: no
+    # snapshot of columns; the reader then reads those days raw).
+    provisional_columns_after = models.DateField(null=True, blank=True)
 
     def __str__(self):
         return f"rollups of {self.site_id} complete until {self.complete_until}"
 
 
-class VisitColumns(models.Model):
-    """One complete local day of a site as arrays (tracking.columns): the visits that started that day, the page views
-    and custom events that happened that day, one row per column. Filtered dashboard queries that no rollup answers
-    read these instead of the wide raw tables (dashboard.column_reader). Written once per day by
-    tracking.columns.columns_fill, after every visit of the day has ended; never updated.
-
-    `data` is the column's array (numpy dtype `dtype`, little-endian); text columns are codes into `values` (that
-    day's distinct values, in code order).
-    """
+class Columns(models.Model):
+    """One column of one local day of a site as an array (tracking.columns): `data` is the array (numpy dtype `dtype`,
+    little-endian); text columns are codes into `values` (that day's distinct values, in code order)."""
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField()
@@ -250,11 +247,31 @@ class VisitColumns(models.Model):
     values = models.JSONField(null=True, blank=True)
 
     class Meta:
-        verbose_name_plural = "visit columns"
-        constraints = [models.UniqueConstraint(fields=["site", "day", "name"], name="visitcolumns_site_day_name")]
+        abstract = True
 
     def __str__(self):
         return f"{self.site_id} {self.day} {self.name}"
+
+
+class VisitColumns(Columns):
+    """One complete local day of a site as arrays: the visits that started that day, the page views and custom events
+    that happened that day, one row per column. Filtered dashboard queries that no rollup answers read these instead
+    of the wide raw tables (dashboard.column_reader). Written once per day by tracking.columns.columns_fill, after
+    every visit of the day has ended; never updated."""
+
+    class Meta:
+        verbose_name_plural = "visit columns"
+        constraints = [models.UniqueConstraint(fields=["site", "day", "name"], name="visitcolumns_site_day_name")]
+
+
+class ProvisionalColumns(Columns):
+    """The days after the store (today) as VisitColumns, up to RollupState.provisional_cutoff: the visits that had
+    ended by then and their page views and events. Refreshed with the provisional snapshot; the reader adds the
+    visits open at the cutoff (RollupState.provisional_open) and those started since from raw rows."""
+
+    class Meta:
+        verbose_name_plural = "provisional columns"
+        constraints = [models.UniqueConstraint(fields=["site", "day", "name"], name="provcolumns_site_day_name")]
 
 
 class ProvisionalRollup(DaySums):

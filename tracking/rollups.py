@@ -30,6 +30,7 @@ from tracking.models import (
     DailyRollup,
     Event,
     PageView,
+    ProvisionalColumns,
     ProvisionalRollup,
     RollupState,
     SegmentProvisional,
@@ -230,15 +231,14 @@ def rollups_fill(site, *, now=None, max_days=None):
         filled += 1
         day += timedelta(days=1)
     if max_days is None:
+        from tracking.columns import columns_fill
         from tracking.rollup_segments import segments_fill  # it builds on this module
 
         goals_backfill(site)
         weeks_fill(site)
+        columns_fill(site, now=now)  # before the snapshot: it holds the days after the store
         provisional_refresh(site, now=now)
         segments_fill(site)
-        from tracking.columns import columns_fill
-
-        columns_fill(site, now=now)
     return filled
 
 
@@ -419,6 +419,13 @@ def provisional_refresh(site, *, now=None):
     still_open = Visit.objects.filter(site=site, last_seen_at__gte=cutoff, started_at__gte=cutoff - timedelta(days=2))
     open_rows = list(still_open.values_list("id", "visitor_id"))
     open_ids, open_visitors = sorted(row[0] for row in open_rows), sorted({row[1] for row in open_rows})
+    # The column store's view of the days after it (filtered dashboards): tracking.columns.
+    from tracking.columns import snapshot
+
+    after = state.columns_until
+    column_rows = None
+    if after is not None:
+        column_rows = snapshot(site, tz, after + timedelta(days=1), last, cutoff, open_ids, after)
     with transaction.atomic():
         locked = RollupState.objects.select_for_update().get(pk=state.pk)
         if locked.complete_until != state.complete_until or locked.timezone != site.timezone:
@@ -428,10 +435,15 @@ def provisional_refresh(site, *, now=None):
         SegmentProvisional.objects.filter(site=site).delete()
         for day, day_rows in segment_days.items():
             store(site, day, day_rows, model=SegmentProvisional)
+        ProvisionalColumns.objects.filter(site=site).delete()
+        if column_rows is not None and locked.columns_until == after:
+            ProvisionalColumns.objects.bulk_create(column_rows, batch_size=100)
+        else:
+            after = None
         RollupState.objects.filter(pk=state.pk).update(
             provisional_from=first, provisional_until=last, provisional_cutoff=cutoff,
             provisional_goals=[g.pk for g in goals], provisional_open=open_ids,
-            provisional_open_visitors=open_visitors, provisional_segments=True,
+            provisional_open_visitors=open_visitors, provisional_segments=True, provisional_columns_after=after,
         )  # fmt: skip
     return (last - first).days + 1
 
@@ -444,4 +456,5 @@ def rollups_reset(site):
     SegmentProvisional.objects.filter(site=site).delete()
     WeeklyRollup.objects.filter(site=site).delete()
     VisitColumns.objects.filter(site=site).delete()
+    ProvisionalColumns.objects.filter(site=site).delete()
     RollupState.objects.filter(site=site).delete()

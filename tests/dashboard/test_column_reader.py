@@ -14,7 +14,7 @@ from tests.dashboard.test_engine import TODAY
 from tests.dashboard.test_rollups_tail import late_traffic, traffic_after_the_snapshot
 from tests.tracking.factories import record
 from tracking import columns, rollups, services
-from tracking.models import RollupState, Visit, VisitColumns
+from tracking.models import ProvisionalColumns, RollupState, Visit, VisitColumns
 
 AFTER_EVERYTHING = datetime(2026, 3, 20, tzinfo=UTC)
 # 01:30 in Berlin on 12 March: 10 March is the last complete day, 11 and 12 March are read from raw rows.
@@ -252,3 +252,38 @@ def test_integers_are_packed_in_the_smallest_type_that_holds_them():
     dtype, data, values = columns.pack_text(["b", "a", "b", None])
     assert values == ["b", "a", ""] and columns.unpack(dtype, data).tolist() == [0, 1, 0, 2]
     assert columns.unpack(*columns.pack_ints([], signed=True)).tolist() == []
+
+
+def test_the_days_after_the_store_come_from_its_snapshot_and_the_visits_it_left_out(busy):
+    late_traffic(busy)
+    rollups.rollups_fill(busy, now=NOW)
+    state = RollupState.objects.get(site=busy)
+    assert state.provisional_columns_after == date(2026, 3, 10)
+    assert set(ProvisionalColumns.objects.filter(site=busy).values_list("day", flat=True)) == {
+        date(2026, 3, 11), date(2026, 3, 12),
+    }  # fmt: skip
+    traffic_after_the_snapshot(busy)  # after the cutoff: an open visit goes on, a new one starts
+    expected = raw_grid(busy)
+    assert grid(busy) == expected
+    RollupState.objects.filter(site=busy).update(provisional_columns_after=None)  # no snapshot: the days read raw
+    assert grid(busy) == expected
+
+
+def test_the_snapshot_of_columns_is_used_not_raw_rows(busy):
+    rollups.rollups_fill(busy, now=NOW)
+    query = build(
+        {"metrics": ["visitors"], "date_range": ["2026-03-11", "2026-03-11"],
+         "filters": [["is_not", "visit:country", ["FR"]], ["contains", "event:page", ["/"]]]}, today=TODAY,
+    )  # fmt: skip
+    before = engine.run(busy, query).rows
+    assert before[0]["metrics"][0] > 0
+    ProvisionalColumns.objects.filter(site=busy, day=date(2026, 3, 11)).delete()  # poisoned: the day is empty now
+    assert engine.run(busy, query).rows != before
+
+
+def test_a_snapshot_taken_before_the_store_moved_on_is_not_used(busy):
+    rollups.rollups_fill(busy, now=NOW)
+    # The store moved on after the snapshot: its positions no longer match the stored days.
+    RollupState.objects.filter(site=busy).update(provisional_columns_after=date(2026, 3, 9))
+    ProvisionalColumns.objects.filter(site=busy).delete()
+    assert grid(busy) == raw_grid(busy)

@@ -23,7 +23,7 @@ from dashboard.buckets import pct
 from dashboard.filters import python_match, wildcard_regex
 from dashboard.query import TIME_DIMENSIONS, VISIT_DIMENSIONS, Logical
 from tracking import columns as store
-from tracking.models import Event, PageView, ProvisionalColumns, Visit, VisitColumns
+from tracking.models import ColumnValues, Event, PageView, ProvisionalColumns, Visit, VisitColumns
 from tracking.rollup_segments import among
 from tracking.rollups import LocalDate, day_bounds
 
@@ -87,7 +87,8 @@ def _frame(run, state):
         fields |= {VISIT_DIMENSIONS[d] for item in run.query.visit_filters for d in _leaves(item)}
         fields |= set(TAIL_FIELDS)
         tail_q = {"pv": run.pv_q, "ev": run.ev_q}
-        run.memo[key] = _Frame(run.site.pk, run.tz, first, last, state, tail_q, sorted(fields))
+        dictionaries = run.memo.setdefault(("column_values", run.site.pk), {})  # one read per render, for all frames
+        run.memo[key] = _Frame(run.site.pk, run.tz, first, last, state, tail_q, sorted(fields), dictionaries)
     return run.memo[key]
 
 
@@ -96,8 +97,9 @@ class _Frame:
     """The days [first, last] of one site as arrays: visits by their start day (every day, so page views in the
     range find their visit's dimensions), page views and events by their own day (the range's days only)."""
 
-    def __init__(self, site_id, tz, first, last, state, tail_q, tail_fields):
+    def __init__(self, site_id, tz, first, last, state, tail_q, tail_fields, dictionaries):
         self.site_id, self.tz, self.tail_q, self.tail_fields = site_id, tz, tail_q, tail_fields
+        self.dictionaries = dictionaries
         self.days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         self.range_from = SPAN_DAYS  # the index of the range's first day
         self.stored = [d for d in self.days if state.columns_from <= d <= state.columns_until]
@@ -127,31 +129,30 @@ class _Frame:
         if stored:
             rows = VisitColumns.objects.filter(
                 site_id=self.site_id, day__in=stored, name__in=sorted({n for _, n in wanted})
-            ).values_list("day", "name", "dtype", "data", "values")
-            for day, name, dtype, data, values in _binary_rows(rows):
-                self._day_columns[(day, name)] = (store.unpack(dtype, data), values)
+            ).values_list("day", "name", "dtype", "data")
+            for day, name, dtype, data in _binary_rows(rows):
+                self._day_columns[(day, name)] = (store.unpack(dtype, data), None)
         tail = [d for d, _ in wanted if d in self.tail]
         if tail:
             self._load_tail({n for d, n in wanted if d in self.tail})
         for day, name in wanted:  # a day without visits (or before the store's first day) has empty arrays
-            self._day_columns.setdefault((day, name), (np.zeros(0, dtype=np.int64), [] if _is_text(name) else None))
+            self._day_columns.setdefault((day, name), (np.zeros(0, dtype=np.int64), None))
 
     def column(self, name, days):
-        """(the days' arrays concatenated, global values for text columns), codes renumbered across days."""
+        """(the days' arrays concatenated, the texts of the codes for a text column: the site's ColumnValues)."""
         key = (name, days[0], days[-1])
         if key not in self._global:
             self._load([name], days)
-            parts = [self._day_columns[(d, name)] for d in days]
-            if not _is_text(name):
-                array = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-                self._global[key] = (array, None)
-            else:
-                index, arrays = {}, []
-                for codes, values in parts:
-                    remap = np.array([index.setdefault(v, len(index)) for v in values] or [0], dtype=np.int64)
-                    arrays.append(remap[codes.astype(np.int64)] if len(codes) else np.zeros(0, np.int64))
-                self._global[key] = (np.concatenate(arrays) if arrays else np.zeros(0, np.int64), list(index))
+            parts = [self._day_columns[(d, name)][0] for d in days]
+            array = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+            self._global[key] = (array, self.dictionary(name).values if _is_text(name) else None)
         return self._global[key]
+
+    def dictionary(self, name):
+        if name not in self.dictionaries:
+            row = ColumnValues.objects.filter(site_id=self.site_id, name=name).values_list("values", flat=True).first()
+            self.dictionaries[name] = store.Dictionary(row or ())
+        return self.dictionaries[name]
 
     def visits(self, name):
         return self.column(name, self.days)
@@ -239,7 +240,10 @@ class _Frame:
             "duration": np.array(visits[4], dtype=np.int64),
             "pageviews": np.array(visits[5], dtype=np.int64),
         }
-        texts = {store.field_column(f): _codes(visits[6 + i]) for i, f in enumerate(fields)}
+        texts = {
+            store.field_column(f): (self.dictionary(store.field_column(f)).code(visits[6 + i]), None)
+            for i, f in enumerate(fields)
+        }
         self._tail_ids = {}
         for number, day in enumerate(self.tail):
             chosen = visit_day == number
@@ -249,11 +253,15 @@ class _Frame:
                 self._day_columns[(day, name)] = (codes[chosen], values)
             self._tail_ids[day] = numbers["visit_id"][chosen]
         self._tail_loaded.update(texts)
-        self._load(["visit_id"], [d for d in self.days if d not in self.tail])
+        # The stored days whose visits the tail's rows may belong to (a visit's rows lie within two days of its start).
+        self._load(
+            ["visit_id"], [d for d in self.days if d not in self.tail and d >= self.tail[0] - timedelta(days=SPAN_DAYS)]
+        )
         for prefix, (value_columns, columns) in timed.items():
             row_day = self._tail_day_numbers(columns[0])
             row_visit = np.array(columns[1], dtype=np.int64)
-            coded = [_codes(columns[2 + i]) for i in range(len(value_columns))]
+            names = [f"{prefix}_{'path' if name == 'pathname' else name}" for name in value_columns]
+            coded = [(self.dictionary(names[i]).code(columns[2 + i]), None) for i in range(len(value_columns))]
             for number, day in enumerate(self.tail):
                 chosen = row_day == number
                 earlier = [self._ids(day - timedelta(days=back)) for back in range(SPAN_DAYS + 1)]
@@ -269,10 +277,10 @@ class _Frame:
         cutoff, open_ids = self.snapshot
         part = {}
         rows = ProvisionalColumns.objects.filter(site_id=self.site_id, day__in=self.tail).values_list(
-            "day", "name", "dtype", "data", "values"
+            "day", "name", "dtype", "data"
         )
-        for day, name, dtype, data, values in _binary_rows(rows):
-            part[(day, name)] = (store.unpack(dtype, data).astype(np.int64), values)
+        for day, name, dtype, data in _binary_rows(rows):
+            part[(day, name)] = (store.unpack(dtype, data).astype(np.int64), None)
         # The visits the snapshot left out: open at its cutoff, or started since. Page views and events first (see
         # _tail_base); then the visits, of which these rows name only some.
         columns = ("visitor_id", "is_bounce", "duration", "pageviews", *store.VISIT_TEXT)
@@ -319,7 +327,8 @@ class _Frame:
                 self._day_columns[(day, name)] = _joined(part.get((day, name)), fresh)
             for offset, field in enumerate(store.VISIT_TEXT, start=6):
                 name = store.field_column(field)
-                self._day_columns[(day, name)] = _joined_text(part.get((day, name)), [r[offset] for r in rows])
+                fresh = self.dictionary(name).code([r[offset] for r in rows])
+                self._day_columns[(day, name)] = _joined(part.get((day, name)), fresh)
             self._tail_ids[day] = None  # not sorted: rows of these days find their visits through `where`
         for prefix, (value_columns, rows) in timed.items():
             grouped = {day: [] for day in self.tail}
@@ -334,9 +343,8 @@ class _Frame:
                 )
                 for offset, name in enumerate(value_columns, start=2):
                     column = f"{prefix}_{'path' if name == 'pathname' else name}"
-                    self._day_columns[(day, column)] = _joined_text(
-                        part.get((day, column)), [r[offset] for r in day_rows]
-                    )
+                    fresh = self.dictionary(column).code([r[offset] for r in day_rows])
+                    self._day_columns[(day, column)] = _joined(part.get((day, column)), fresh)
         self._tail_loaded.update(["base", *(store.field_column(f) for f in store.VISIT_TEXT)])
 
     def _tail_day_numbers(self, days):
@@ -361,9 +369,10 @@ class _Frame:
         for day in self.tail:
             day_rows = [found.get(int(i)) for i in self._tail_ids[day]]
             for offset, field in enumerate(fields, start=1):
-                codes, values = _codes([(r[offset] if r is not None else "") for r in day_rows])
-                self._day_columns[(day, store.field_column(field))] = (codes, values)
-                self._tail_loaded.add(store.field_column(field))
+                name = store.field_column(field)
+                codes = self.dictionary(name).code([(r[offset] if r is not None else "") for r in day_rows])
+                self._day_columns[(day, name)] = (codes, None)
+                self._tail_loaded.add(name)
 
 
 def _joined(stored, fresh):
@@ -372,22 +381,8 @@ def _joined(stored, fresh):
     return np.concatenate([head.astype(np.int64), np.array(fresh, dtype=np.int64)]), None
 
 
-def _joined_text(stored, fresh):
-    """A snapshot's codes with the fresh rows' texts coded after them (new values at the end of its values)."""
-    codes, values = stored if stored is not None else (np.zeros(0, dtype=np.int64), [])
-    index = {value: i for i, value in enumerate(values)}
-    added = np.fromiter((index.setdefault(v or "", len(index)) for v in fresh), dtype=np.int64, count=len(fresh))
-    return np.concatenate([codes.astype(np.int64), added]), list(index)
-
-
 def _is_text(name):
     return name.startswith("f:") or name in ("pv_path", "ev_path", "ev_name")
-
-
-def _codes(values):
-    index = {}
-    codes = np.fromiter((index.setdefault(v or "", len(index)) for v in values), dtype=np.int64, count=len(values))
-    return codes, list(index)
 
 
 def _transposed(rows, width):

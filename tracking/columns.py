@@ -52,6 +52,28 @@ def pack_text(values):
     return dtype, data, list(index)
 
 
+class Dictionary:
+    """A text column's codes: `values[code]`, append-only (a new text gets the next code)."""
+
+    def __init__(self, values=()):
+        self.values = list(values)
+        self.index = {value: code for code, value in enumerate(self.values)}
+        self.stored = len(self.values)  # how many the database holds
+
+    def code(self, texts):
+        index, values = self.index, self.values
+
+        def one(text):
+            text = text or ""
+            found = index.get(text)
+            if found is None:
+                found = index[text] = len(values)
+                values.append(text)
+            return found
+
+        return np.fromiter((one(t) for t in texts), dtype=np.int64, count=len(texts))
+
+
 def unpack(dtype, data):
     return np.frombuffer(bytes(data) if not isinstance(data, bytes) else data, dtype=dtype)
 
@@ -110,11 +132,32 @@ def _day_ids(site, day, recent):
     return unpack(*row) if row else np.zeros(0, dtype=np.int64)
 
 
-def day_arrays(site_id, tz, day, earlier, *, cutoff=None, unsettled=None):
-    """({name: (dtype, bytes)}, {name: values}, sorted visit ids) of one day: its visits (with `cutoff`, only those
-    that ended before it) and its page views and events (with `cutoff`, only those of such visits, or of the days
-    before, whose ids `earlier` holds). None when a row's visit is neither among those nor among `unsettled`: a visit
-    older than two days, which only the raw rows can answer for."""
+def text_columns():
+    return [*(field_column(f) for f in VISIT_TEXT), "pv_path", "ev_name", "ev_path"]
+
+
+def load_dictionaries(site_id):
+    from tracking.models import ColumnValues
+
+    found = dict(ColumnValues.objects.filter(site_id=site_id).values_list("name", "values"))
+    return {name: Dictionary(found.get(name, ())) for name in text_columns()}
+
+
+def save_dictionaries(site_id, dictionaries):
+    """Store the texts coded since the dictionaries were read (call under the RollupState lock)."""
+    from tracking.models import ColumnValues
+
+    for name, dictionary in dictionaries.items():
+        if len(dictionary.values) > dictionary.stored:
+            ColumnValues.objects.update_or_create(site_id=site_id, name=name, defaults={"values": dictionary.values})
+            dictionary.stored = len(dictionary.values)
+
+
+def day_arrays(site_id, tz, day, earlier, dictionaries, *, cutoff=None, unsettled=None):
+    """({name: (dtype, bytes)}, sorted visit ids) of one day, texts coded by `dictionaries`: its visits (with `cutoff`,
+    only those that ended before it) and its page views and events (with `cutoff`, only those of such visits, or of
+    the days before, whose ids `earlier` holds). None when a row's visit is neither among those nor among
+    `unsettled`: a visit older than two days, which only the raw rows can answer for."""
     from dashboard.rollup_reader import _fetch
     from tracking.models import Event, PageView, Visit
     from tracking.rollups import day_bounds
@@ -134,10 +177,9 @@ def day_arrays(site_id, tz, day, earlier, *, cutoff=None, unsettled=None):
         "duration": pack_ints([row[3] for row in visits]),
         "pageviews": pack_ints([row[4] for row in visits]),
     }
-    texts = {}
     for offset, field in enumerate(VISIT_TEXT, start=5):
-        dtype, data, values = pack_text([row[offset] for row in visits])
-        columns[field_column(field)], texts[field_column(field)] = (dtype, data), values
+        name = field_column(field)
+        columns[name] = pack_ints(dictionaries[name].code([row[offset] for row in visits]))
     for prefix, model, value_columns in (("pv", PageView, ("pathname",)), ("ev", Event, ("name", "pathname"))):
         rows = _fetch(
             model.objects.filter(site_id=site_id, timestamp__gte=start, timestamp__lt=end).values_list(
@@ -157,9 +199,8 @@ def day_arrays(site_id, tz, day, earlier, *, cutoff=None, unsettled=None):
         columns[f"{prefix}_vday"], columns[f"{prefix}_visit"] = pack_ints(vday), pack_ints(position)
         for offset, name in enumerate(value_columns, start=1):
             column = f"{prefix}_{'path' if name == 'pathname' else name}"
-            dtype, data, values = pack_text([row[offset] for row in rows])
-            columns[column], texts[column] = (dtype, data), values
-    return columns, texts, ids
+            columns[column] = pack_ints(dictionaries[column].code([row[offset] for row in rows]))
+    return columns, ids
 
 
 def _write_day(site, tz, day, state, recent):
@@ -168,15 +209,16 @@ def _write_day(site, tz, day, state, recent):
     from tracking.models import RollupState, VisitColumns
 
     earlier = [_day_ids(site, day - timedelta(days=back), recent) for back in (1, 2)]
-    columns, texts, ids = day_arrays(site.pk, tz, day, earlier)
-    objects = [
-        VisitColumns(site=site, day=day, name=name, dtype=dtype, data=data, values=texts.get(name))
-        for name, (dtype, data) in columns.items()
-    ]
     with transaction.atomic():
         locked = RollupState.objects.select_for_update().get(pk=state.pk)
         if locked.columns_until is not None and locked.columns_until >= day:
-            return ids  # another filler wrote it
+            return _day_ids(site, day, {})  # another filler wrote it
+        dictionaries = load_dictionaries(site.pk)  # under the lock: nobody else appends meanwhile
+        columns, ids = day_arrays(site.pk, tz, day, earlier, dictionaries)
+        objects = [
+            VisitColumns(site=site, day=day, name=name, dtype=d, data=data) for name, (d, data) in columns.items()
+        ]
+        save_dictionaries(site.pk, dictionaries)
         VisitColumns.objects.filter(site=site, day=day).delete()
         VisitColumns.objects.bulk_create(objects)
         changes = {"columns_until": day}
@@ -190,12 +232,14 @@ def _write_day(site, tz, day, state, recent):
 def snapshot(site, tz, first, last, cutoff, unsettled, columns_until):
     """ProvisionalColumns objects for the days first..last (those after the store): what had settled by the cutoff;
     the reader adds the visits in `unsettled` (open at the cutoff) and those started since from raw rows. None when
-    the days cannot be snapshot (a day between the store and them, or a row of a visit older than two days)."""
+    the days cannot be snapshot (a day between the store and them, or a row of a visit older than two days). Call it
+    under the RollupState lock: it codes new texts into the site's dictionaries."""
     from tracking.models import ProvisionalColumns
 
     if columns_until is None or first != columns_until + timedelta(days=1):
         return None
     unsettled = np.array(sorted(unsettled), dtype=np.int64)
+    dictionaries = load_dictionaries(site.pk)
     recent, objects, day = {}, [], first
     while day <= last:
         earlier = [recent.get(day - timedelta(days=back)) for back in (1, 2)]
@@ -203,21 +247,23 @@ def snapshot(site, tz, first, last, cutoff, unsettled, columns_until):
             ids if ids is not None else _day_ids(site, day - timedelta(days=back), {})
             for back, ids in zip((1, 2), earlier, strict=True)
         ]
-        arrays = day_arrays(site.pk, tz, day, earlier, cutoff=cutoff, unsettled=unsettled)
+        arrays = day_arrays(site.pk, tz, day, earlier, dictionaries, cutoff=cutoff, unsettled=unsettled)
         if arrays is None:
             return None
-        columns, texts, recent[day] = arrays
+        columns, recent[day] = arrays
         objects += [
-            ProvisionalColumns(site=site, day=day, name=name, dtype=dtype, data=data, values=texts.get(name))
+            ProvisionalColumns(site=site, day=day, name=name, dtype=dtype, data=data)
             for name, (dtype, data) in columns.items()
         ]
         day += timedelta(days=1)
+    save_dictionaries(site.pk, dictionaries)
     return objects
 
 
 def columns_reset(site):
-    from tracking.models import ProvisionalColumns, RollupState, VisitColumns
+    from tracking.models import ColumnValues, ProvisionalColumns, RollupState, VisitColumns
 
+    ColumnValues.objects.filter(site=site).delete()
     VisitColumns.objects.filter(site=site).delete()
     ProvisionalColumns.objects.filter(site=site).delete()
     RollupState.objects.filter(site=site).update(columns_from=None, columns_until=None)

@@ -237,7 +237,7 @@ class RollupState(models.Model):
 
 class Columns(models.Model):
     """One column of one local day of a site as an array (tracking.columns): `data` is the array (numpy dtype `dtype`,
-    little-endian); text columns are codes into `values` (that day's distinct values, in code order)."""
+    little-endian); text columns are codes into the site's ColumnValues of that column (`values` is unused: None)."""
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField()
@@ -251,6 +251,22 @@ class Columns(models.Model):
 
     def __str__(self):
         return f"{self.site_id} {self.day} {self.name}"
+
+
+class ColumnValues(models.Model):
+    """The texts of one text column of a site's column store, by code: `values[code]`. Append-only, so a code means the
+    same text on every day (the reader never renumbers); written under the RollupState lock with the days."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
+    name = models.CharField(max_length=40)
+    values = models.JSONField(default=list)
+
+    class Meta:
+        verbose_name_plural = "column values"
+        constraints = [models.UniqueConstraint(fields=["site", "name"], name="columnvalues_site_name")]
+
+    def __str__(self):
+        return f"{self.site_id} {self.name}: {len(self.values)} values"
 
 
 class VisitColumns(Columns):

@@ -27,6 +27,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone as dj_timezone
 
 from tracking.models import (
+    ColumnValues,
     DailyRollup,
     Event,
     PageView,
@@ -419,24 +420,25 @@ def provisional_refresh(site, *, now=None):
     still_open = Visit.objects.filter(site=site, last_seen_at__gte=cutoff, started_at__gte=cutoff - timedelta(days=2))
     open_rows = list(still_open.values_list("id", "visitor_id"))
     open_ids, open_visitors = sorted(row[0] for row in open_rows), sorted({row[1] for row in open_rows})
-    # The column store's view of the days after it (filtered dashboards): tracking.columns.
     from tracking.columns import snapshot
 
-    after = state.columns_until
-    column_rows = None
-    if after is not None:
-        column_rows = snapshot(site, tz, after + timedelta(days=1), last, cutoff, open_ids, after)
     with transaction.atomic():
         locked = RollupState.objects.select_for_update().get(pk=state.pk)
         if locked.complete_until != state.complete_until or locked.timezone != site.timezone:
             return 0  # a fill moved on meanwhile: the next refresh starts from there
+        # The column store's view of the days after it (filtered dashboards): tracking.columns. Under the lock: it may
+        # code new texts into the store's dictionaries.
+        after = locked.columns_until
+        column_rows = None
+        if after is not None:
+            column_rows = snapshot(site, tz, after + timedelta(days=1), last, cutoff, open_ids, after)
         ProvisionalRollup.objects.filter(site=site).delete()
         ProvisionalRollup.objects.bulk_create(rows, batch_size=2000)
         SegmentProvisional.objects.filter(site=site).delete()
         for day, day_rows in segment_days.items():
             store(site, day, day_rows, model=SegmentProvisional)
         ProvisionalColumns.objects.filter(site=site).delete()
-        if column_rows is not None and locked.columns_until == after:
+        if column_rows is not None:
             ProvisionalColumns.objects.bulk_create(column_rows, batch_size=100)
         else:
             after = None
@@ -457,4 +459,5 @@ def rollups_reset(site):
     WeeklyRollup.objects.filter(site=site).delete()
     VisitColumns.objects.filter(site=site).delete()
     ProvisionalColumns.objects.filter(site=site).delete()
+    ColumnValues.objects.filter(site=site).delete()
     RollupState.objects.filter(site=site).delete()

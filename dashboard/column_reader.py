@@ -150,9 +150,18 @@ class _Frame:
 
     def dictionary(self, name):
         if name not in self.dictionaries:
-            row = ColumnValues.objects.filter(site_id=self.site_id, name=name).values_list("values", flat=True).first()
-            self.dictionaries[name] = store.Dictionary(row or ())
+            self._dictionaries([name])
         return self.dictionaries[name]
+
+    def _dictionaries(self, names):
+        """Read the texts of these columns' codes not read yet in this render, in one statement."""
+        missing = [n for n in names if n not in self.dictionaries]
+        if missing:
+            found = dict(
+                ColumnValues.objects.filter(site_id=self.site_id, name__in=missing).values_list("name", "values")
+            )
+            for name in missing:
+                self.dictionaries[name] = store.Dictionary(found.get(name, ()))
 
     def visits(self, name):
         return self.column(name, self.days)
@@ -208,7 +217,9 @@ class _Frame:
 
     def _tail_base(self):
         if self.snapshot is not None:
+            self._dictionaries(store.text_columns())  # the visits left out are read with every field
             return self._tail_from_snapshot()
+        self._dictionaries([*(store.field_column(f) for f in self.tail_fields), "pv_path", "ev_name", "ev_path"])
         start, end = day_bounds(self.tz, self.tail[0])[0], day_bounds(self.tz, self.tail[-1])[1]
         local_day = LocalDate("timestamp", tzinfo=self.tz)
         # Page views and events first: every visit they name has been written by then, so the visits read next hold

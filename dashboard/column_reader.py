@@ -87,8 +87,7 @@ def _frame(run, state):
         fields |= {VISIT_DIMENSIONS[d] for item in run.query.visit_filters for d in _leaves(item)}
         fields |= set(TAIL_FIELDS)
         tail_q = {"pv": run.pv_q, "ev": run.ev_q}
-        dictionaries = run.memo.setdefault(("column_values", run.site.pk), {})  # one read per render, for all frames
-        run.memo[key] = _Frame(run.site.pk, run.tz, first, last, state, tail_q, sorted(fields), dictionaries)
+        run.memo[key] = _Frame(run.site.pk, run.tz, first, last, state, tail_q, sorted(fields), run.memo)
     return run.memo[key]
 
 
@@ -97,9 +96,9 @@ class _Frame:
     """The days [first, last] of one site as arrays: visits by their start day (every day, so page views in the
     range find their visit's dimensions), page views and events by their own day (the range's days only)."""
 
-    def __init__(self, site_id, tz, first, last, state, tail_q, tail_fields, dictionaries):
-        self.site_id, self.tz, self.tail_q, self.tail_fields = site_id, tz, tail_q, tail_fields
-        self.dictionaries = dictionaries
+    def __init__(self, site_id, tz, first, last, state, tail_q, tail_fields, memo):
+        self.site_id, self.tz, self.tail_q, self.tail_fields, self.memo = site_id, tz, tail_q, tail_fields, memo
+        self.dictionaries = memo.setdefault(("column_values", site_id), {})  # one read per render, for all frames
         self.days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         self.range_from = SPAN_DAYS  # the index of the range's first day
         self.stored = [d for d in self.days if state.columns_from <= d <= state.columns_until]
@@ -292,11 +291,8 @@ class _Frame:
         )
         for day, name, dtype, data in _binary_rows(rows):
             part[(day, name)] = (store.unpack(dtype, data).astype(np.int64), None)
-        # The visits the snapshot left out: open at its cutoff, or started since. Page views and events first (see
-        # _tail_base); then the visits, of which these rows name only some.
-        columns = ("visitor_id", "is_bounce", "duration", "pageviews", *store.VISIT_TEXT)
-        started = Visit.objects.filter(site_id=self.site_id, started_at__gte=cutoff).values_list("id")
-        fresh_ids = sorted({*open_ids, *(row[0] for row in _rows(started))})
+        # The visits the snapshot left out (open at its cutoff, or started since), then their page views and events.
+        fresh_ids, visits = self._fresh_visits(cutoff, open_ids)
         timed = {}
         for prefix, model, value_columns in (("pv", PageView, ("pathname",)), ("ev", Event, ("name", "pathname"))):
             timed[prefix] = (
@@ -309,14 +305,6 @@ class _Frame:
                     .values_list("local_day", "visit_id", *value_columns)
                 ),
             )
-        local_day = LocalDate("started_at", tzinfo=self.tz)
-        visits = {}
-        for queryset in (
-            among(Visit.objects.filter(site_id=self.site_id), "id", list(open_ids)),
-            Visit.objects.filter(site_id=self.site_id, started_at__gte=cutoff),
-        ):
-            for row in _rows(queryset.annotate(local_day=local_day).values_list("local_day", "id", *columns)):
-                visits[row[1]] = row
         where = {}  # fresh visit id -> (day, position among that day's visits, after the snapshot's)
         by_day = {day: [] for day in self.tail}
         for visit_id in sorted(visits):
@@ -357,6 +345,24 @@ class _Frame:
                     fresh = self.dictionary(column).code([r[offset] for r in day_rows])
                     self._day_columns[(day, column)] = _joined(part.get((day, column)), fresh)
         self._tail_loaded.update(["base", *(store.field_column(f) for f in store.VISIT_TEXT)])
+
+    def _fresh_visits(self, cutoff, open_ids):
+        """(ids, {id: row}) of the visits the snapshot left out (open at its cutoff, or started since), read once per
+        render for all its frames. Their page views and events are read after their ids, so every one names a visit
+        read here (a visit started after that just has no rows yet, as if it came a moment later)."""
+        key = ("columns_fresh", self.site_id, cutoff)
+        if key not in self.memo:
+            started = Visit.objects.filter(site_id=self.site_id, started_at__gte=cutoff).values_list("id")
+            fresh_ids = sorted({*open_ids, *(row[0] for row in _rows(started))})
+            local_day = LocalDate("started_at", tzinfo=self.tz)
+            columns = ("visitor_id", "is_bounce", "duration", "pageviews", *store.VISIT_TEXT)
+            rows = among(Visit.objects.filter(site_id=self.site_id), "id", fresh_ids)
+            visits = {
+                row[1]: row
+                for row in _rows(rows.annotate(local_day=local_day).values_list("local_day", "id", *columns))
+            }
+            self.memo[key] = (fresh_ids, visits)
+        return self.memo[key]
 
     def _tail_day_numbers(self, days):
         """Each row's tail day as its position in self.tail (-1: none of them)."""

@@ -165,9 +165,6 @@ class _Frame:
     def visits(self, name):
         return self.column(name, self.days)
 
-    def rows(self, name):
-        return self.column(name, self.days[self.range_from :])
-
     def visit_counts(self):
         self._load(["visitor"], self.days)
         return np.array([len(self._day_columns[(d, "visitor")][0]) for d in self.days], dtype=np.int64)
@@ -175,28 +172,23 @@ class _Frame:
     def visit_day(self):
         """Each visit's day, as an index into self.days."""
         if "visit_day" not in self._global:
-            self._global["visit_day"] = np.repeat(np.arange(len(self.days)), self.visit_counts())
+            self._global["visit_day"] = np.repeat(np.arange(len(self.days), dtype=np.int16), self.visit_counts())
         return self._global["visit_day"]
 
-    def row_day(self, prefix):
-        key = ("row_day", prefix)
-        if key not in self._global:
-            days = self.days[self.range_from :]
-            self._load([f"{prefix}_vday"], days)
-            counts = [len(self._day_columns[(d, f"{prefix}_vday")][0]) for d in days]
-            self._global[key] = np.repeat(np.arange(self.range_from, len(self.days)), counts)
-        return self._global[key]
+    def day_array(self, day, name):
+        self._load([name], [day])
+        return self._day_columns[(day, name)][0]
 
-    def row_visit(self, prefix, index):
-        """The visits (indices into the visit arrays) of these page views (or events); only the rows asked about are
-        mapped: a month has millions of page views, the filtered ones are a few percent."""
-        vday = self.rows(f"{prefix}_vday")[0][index].astype(np.int64)
-        start_day = self.row_day(prefix)[index] - vday
+    def visit_index(self, day_numbers, vday, position):
+        """Indices into the visit arrays of rows of these days (positions in self.days) whose visits started `vday`
+        days before, at `position` in that day's arrays."""
+        vday = vday.astype(np.int64)
+        start_day = day_numbers - vday
         if ((vday == store.UNKNOWN_DAY) | (start_day < 0)).any():
             raise _UnknownVisit
         if "offsets" not in self._global:
             self._global["offsets"] = np.concatenate([[0], np.cumsum(self.visit_counts())])
-        return self._global["offsets"][start_day] + self.rows(f"{prefix}_visit")[0][index]
+        return self._global["offsets"][start_day] + position
 
     def shared(self, key, compute):
         """What the runs of one page render with the same filters share (the visit set, the matching rows)."""
@@ -451,7 +443,7 @@ class _Answer:
                 return self.base
             matched = np.zeros(len(self.frame.visit_day()), dtype=bool)
             for prefix in ("pv", "ev"):
-                matched[self.frame.row_visit(prefix, np.flatnonzero(self._event_rows(prefix)))] = True
+                matched[self._event_rows(prefix)[1]] = True
             return self.base[matched[self.base]]
 
         return self._shared("visits", compute)
@@ -482,56 +474,82 @@ class _Answer:
         codes, values = self.frame.visits(store.field_column(VISIT_DIMENSIONS[item.dimension]))
         return _lookup(values, codes, lambda v: python_match(v, item.operator, item.values))
 
-    def _row_mask(self, item, prefix):
+    def _table(self, column, key, test):
+        """A boolean per code of a text column: `test` asked once per distinct text (in this answer)."""
+        cache = self._shared("tables", dict)
+        if (column, key) not in cache:
+            values = self.frame.dictionary(column).values
+            cache[(column, key)] = np.array([bool(test(v)) for v in values] or [False], dtype=bool)
+        return cache[(column, key)]
+
+    def _row_mask(self, item, prefix, chunk):
+        """The rows of `chunk` ({column: codes} of page views or events) that match an event filter."""
         if isinstance(item, Logical):
-            return _combine(item.operator, [self._row_mask(child, prefix) for child in item.children])
-        n = len(self.frame.row_day(prefix))
+            return _combine(item.operator, [self._row_mask(child, prefix, chunk) for child in item.children])
+        test = lambda v: python_match(v, item.operator, item.values)  # noqa: E731 - one line, read next to its use
         if item.dimension == "event:page":
-            codes, values = self.frame.rows(f"{prefix}_path")
-            return _lookup(values, codes, lambda v: python_match(v, item.operator, item.values))
+            column = f"{prefix}_path"
+            return self._table(column, repr(item), test)[chunk[column]]
         if item.dimension == "event:name":
             if prefix == "pv":
-                return np.full(n, python_match("pageview", item.operator, item.values))
-            codes, values = self.frame.rows("ev_name")
-            return _lookup(values, codes, lambda v: python_match(v, item.operator, item.values))
+                return np.full(len(chunk["pv_path"]), python_match("pageview", item.operator, item.values))
+            return self._table("ev_name", repr(item), test)[chunk["ev_name"]]
         # event:goal: the goals whose names match; a page view matches a page goal's path, an event a goal's name
         chosen = [g for g in self.run.goals if python_match(g.name, item.operator.removesuffix("_not"), item.values)]
-        mask = self._goal_mask(chosen, prefix, n)
+        mask = self._goal_mask(chosen, prefix, chunk)
         return ~mask if item.operator.endswith("_not") else mask
 
-    def _goal_mask(self, goals, prefix, n):
+    def _goal_mask(self, goals, prefix, chunk):
+        key = tuple(g.pk for g in goals)
         if prefix == "pv":
             pages = [_page_matcher(g.page_path) for g in goals if g.kind == "page"]
-            if not pages:
-                return np.zeros(n, dtype=bool)
-            codes, values = self.frame.rows("pv_path")
-            return _lookup(values, codes, lambda v: any(match(v) for match in pages))
+            table = self._table("pv_path", ("goals", key), lambda v: any(match(v) for match in pages))
+            return table[chunk["pv_path"]]
         names = {g.event_name for g in goals if g.kind != "page"}
-        if not names:
-            return np.zeros(n, dtype=bool)
-        codes, values = self.frame.rows("ev_name")
-        return _lookup(values, codes, lambda v: v in names)
+        return self._table("ev_name", ("goals", key), lambda v: v in names)[chunk["ev_name"]]
 
     def _event_rows(self, prefix):
-        """The range's rows matching every event filter (engine: pv_q / ev_q, without the visit filters)."""
+        """(day numbers, visits, {column: codes}) of the range's rows matching every event filter (engine: pv_q /
+        ev_q, without the visit filters), picked day by day: a range has millions of page views, arrays of all of
+        them would cost more than the picking."""
 
         def compute():
-            mask = np.ones(len(self.frame.row_day(prefix)), dtype=bool)
-            for item in self.query.event_filters:
-                mask &= self._row_mask(item, prefix)
-            return mask
+            frame = self.frame
+            columns = ["pv_path"] if prefix == "pv" else ["ev_name", "ev_path"]
+            days = frame.days[frame.range_from :]
+            frame._load([*columns, f"{prefix}_vday", f"{prefix}_visit"], days)
+            numbers, vdays, positions, codes = [], [], [], {c: [] for c in columns}
+            for number, day in enumerate(days, start=frame.range_from):
+                chunk = {c: frame.day_array(day, c) for c in columns}
+                if self.query.event_filters:
+                    mask = np.ones(len(chunk[columns[0]]), dtype=bool)
+                    for item in self.query.event_filters:
+                        mask &= self._row_mask(item, prefix, chunk)
+                    picked = np.flatnonzero(mask)
+                else:
+                    picked = slice(None)
+                vday = frame.day_array(day, f"{prefix}_vday")[picked]
+                numbers.append(np.full(len(vday), number, dtype=np.int64))
+                vdays.append(vday)
+                positions.append(frame.day_array(day, f"{prefix}_visit")[picked])
+                for c in columns:
+                    codes[c].append(chunk[c][picked])
+            number = np.concatenate(numbers) if numbers else np.zeros(0, np.int64)
+            vday = np.concatenate(vdays) if vdays else np.zeros(0, np.int64)
+            position = np.concatenate(positions).astype(np.int64) if positions else np.zeros(0, np.int64)
+            joined = {c: (np.concatenate(v).astype(np.int64) if v else np.zeros(0, np.int64)) for c, v in codes.items()}
+            return number, frame.visit_index(number, vday, position), joined
 
         return self._shared(("event_rows", prefix), compute)
 
     def _matching_rows(self, prefix):
-        """(indices, visits) of the range's page views (or events) matching the event filters, of visits matching the
-        visit filters (engine: _rows restricted by pv_q / ev_q)."""
-        index = np.flatnonzero(self._event_rows(prefix))
-        visit_of = self.frame.row_visit(prefix, index)
-        if self.query.visit_filters:
-            keep = self._visit_ok()[visit_of]
-            index, visit_of = index[keep], visit_of[keep]
-        return index, visit_of
+        """(indices into _event_rows, visits) of the range's page views (or events) matching the event filters, of
+        visits matching the visit filters (engine: _rows restricted by pv_q / ev_q)."""
+        _, visit_of, _ = self._event_rows(prefix)
+        if not self.query.visit_filters:
+            return np.arange(len(visit_of)), visit_of
+        keep = np.flatnonzero(self._visit_ok()[visit_of])
+        return keep, visit_of[keep]
 
     # keys
     def _parts(self, dims, kind, index, event_part=None, visit_of=None):
@@ -544,7 +562,7 @@ class _Answer:
                 codes, values = frame.visits(store.field_column(VISIT_DIMENSIONS[dim]))
                 parts.append((codes[visit_of], values))
             elif dim in TIME_DIMENSIONS:
-                day = frame.visit_day()[index] if kind == "visit" else frame.row_day(kind)[index]
+                day = frame.visit_day()[index] if kind == "visit" else self._event_rows(kind)[0][index]
                 buckets = [rollup_reader._bucket(d, dim) for d in frame.days]
                 labels = sorted(set(buckets))
                 position = {b: i for i, b in enumerate(labels)}
@@ -654,7 +672,7 @@ class _Answer:
 
     def _pages(self, families):
         metrics, frame = self.query.metrics, self.frame
-        codes, values = frame.rows("pv_path")
+        codes, values = self._event_rows("pv")[2]["pv_path"], frame.dictionary("pv_path").values
         pv, visit_of = self.pv
         grouped = self._group(
             self._parts(self.query.dimensions, "pv", pv, (codes[pv], values), visit_of), len(pv), count="pageviews",
@@ -676,7 +694,7 @@ class _Answer:
                 values_["duration"] = row.get("duration") or 0
                 values_["entry_pageviews"] = row.get("pageviews") or 0
         if "events" in metrics:
-            ev_codes, ev_values = frame.rows("ev_path")
+            ev_codes, ev_values = self._event_rows("ev")[2]["ev_path"], frame.dictionary("ev_path").values
             ev, ev_visits = self.ev
             parts = self._parts(self.query.dimensions, "ev", ev, (ev_codes[ev], ev_values), ev_visits)
             for key, row in self._group(parts, len(ev), "n").items():
@@ -695,7 +713,7 @@ class _Answer:
             visitors = frame.visits("visitor")[0][visit_of]
             per_goal = []
             for goal in chosen:
-                hit = self._goal_mask([goal], prefix, len(frame.row_day(prefix)))[rows]
+                hit = self._goal_mask([goal], prefix, self._event_rows(prefix)[2])[rows]
                 index = rows[hit]
                 per_goal.append(
                     self._group(

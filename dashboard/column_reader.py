@@ -28,6 +28,7 @@ from tracking.rollup_segments import among
 from tracking.rollups import LocalDate, day_bounds
 
 EVENT_FILTER_DIMS = ("event:page", "event:name", "event:goal")
+WHOLE_ABOVE = 1 / 3  # a stored day's page views are read whole when a page filter keeps more than this share of them
 MAX_TAIL_DAYS = 3  # days after the store read raw; more (a store far behind) and the raw path answers
 SPAN_DAYS = 2  # a visit's page views lie within two days of its start (engine._VISIT_SPAN)
 # With the query's own, the tail's visit fields read at once: the dashboard's cards and default panels ask for these.
@@ -178,6 +179,40 @@ class _Frame:
     def day_array(self, day, name):
         self._load([name], [day])
         return self._day_columns[(day, name)][0]
+
+    def slices(self, wanted):
+        """{day: (pv_vday, pv_visit, pv_path)} of the given runs {day: (starts, lengths, codes)} of stored days, in one
+        statement that reads only those byte ranges of the arrays (uncompressed out-of-line bytea)."""
+        out = dict.fromkeys(wanted)
+        ranges = [
+            (day, i, int(s), int(n))
+            for day, (starts, lens, _) in wanted.items()
+            for i, (s, n) in enumerate(zip(starts, lens, strict=True))
+        ]
+        if ranges:
+            sql = (
+                "SELECT c.day, c.name, c.dtype, string_agg(substring(c.data FROM r.s * w.w + 1 FOR r.l * w.w), "
+                "''::bytea ORDER BY r.i) FROM tracking_visitcolumns c "
+                "JOIN unnest(%s::date[], %s::int[], %s::int[], %s::int[]) AS r(day, i, s, l) ON r.day = c.day "
+                "CROSS JOIN LATERAL (SELECT CASE c.dtype WHEN '<u1' THEN 1 WHEN '<u2' THEN 2 WHEN '<u4' THEN 4 "
+                "ELSE 8 END AS w) AS w WHERE c.site_id = %s AND c.name IN ('pv_vday', 'pv_visit') "
+                "GROUP BY c.day, c.name, c.dtype"
+            )
+            params = [[r[0] for r in ranges], [r[1] for r in ranges], [r[2] for r in ranges], [r[3] for r in ranges]]
+            got = {
+                (day, name): store.unpack(dtype, data)
+                for day, name, dtype, data in _binary_sql(sql, [*params, self.site_id])
+            }
+        else:
+            got = {}
+        empty = np.zeros(0, dtype=np.int64)
+        for day, (_, lens, codes) in wanted.items():
+            out[day] = (
+                got.get((day, "pv_vday"), empty).astype(np.int64),
+                got.get((day, "pv_visit"), empty).astype(np.int64),
+                np.repeat(codes, lens),
+            )
+        return out
 
     def visit_index(self, day_numbers, vday, position):
         """Indices into the visit arrays of rows of these days (positions in self.days) whose visits started `vday`
@@ -403,11 +438,7 @@ def _rows(queryset):
     return rollup_reader._fetch(queryset)
 
 
-def _binary_rows(queryset):
-    """Rows with bytea columns fetched in binary on PostgreSQL (text would be hex: twice the bytes, and parsed)."""
-    if connection.vendor != "postgresql":
-        return list(queryset)
-    sql, params = queryset.query.sql_with_params()
+def _binary_sql(sql, params):
     import psycopg
 
     connection.ensure_connection()
@@ -415,6 +446,14 @@ def _binary_rows(queryset):
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, binary=True)
         return cursor.fetchall()
+
+
+def _binary_rows(queryset):
+    """Rows with bytea columns fetched in binary on PostgreSQL (text would be hex: twice the bytes, and parsed)."""
+    if connection.vendor != "postgresql":
+        return list(queryset)
+    sql, params = queryset.query.sql_with_params()
+    return _binary_sql(sql, params)
 
 
 # --- the engine's semantics over the arrays ----------------------------------------------------
@@ -517,9 +556,18 @@ class _Answer:
             frame = self.frame
             columns = ["pv_path"] if prefix == "pv" else ["ev_name", "ev_path"]
             days = frame.days[frame.range_from :]
-            frame._load([*columns, f"{prefix}_vday", f"{prefix}_visit"], days)
+            sliced = self._sliced_runs(days) if prefix == "pv" else {}
+            whole = [d for d in days if d not in sliced]
+            frame._load([*columns, f"{prefix}_vday", f"{prefix}_visit"], whole)
             numbers, vdays, positions, codes = [], [], [], {c: [] for c in columns}
             for number, day in enumerate(days, start=frame.range_from):
+                if day in sliced:
+                    vday, position, path = sliced[day]
+                    numbers.append(np.full(len(vday), number, dtype=np.int64))
+                    vdays.append(vday)
+                    positions.append(position)
+                    codes["pv_path"].append(path)
+                    continue
                 chunk = {c: frame.day_array(day, c) for c in columns}
                 if self.query.event_filters:
                     mask = np.ones(len(chunk[columns[0]]), dtype=bool)
@@ -541,6 +589,27 @@ class _Answer:
             return number, frame.visit_index(number, vday, position), joined
 
         return self._shared(("event_rows", prefix), compute)
+
+    def _sliced_runs(self, days):
+        """{day: (vday, position, path codes)} of the matching page views of the stored days, read as slices of their
+        runs of one path (PostgreSQL reads only those parts of the arrays); a day whose matching rows are most of it is
+        left out (read whole)."""
+        frame = self.frame
+        stored = [d for d in days if d in frame.stored]
+        if connection.vendor != "postgresql" or not self.query.event_filters or not stored:
+            return {}
+        frame._load(["pv_run_code", "pv_run_len"], stored)
+        wanted = {}
+        for day in stored:
+            run_code, run_len = frame.day_array(day, "pv_run_code"), frame.day_array(day, "pv_run_len")
+            mask = np.ones(len(run_code), dtype=bool)
+            for item in self.query.event_filters:
+                mask &= self._row_mask(item, "pv", {"pv_path": run_code})
+            if int(run_len[mask].sum()) > WHOLE_ABOVE * int(run_len.sum()):
+                continue  # much of the day: read it whole
+            starts = np.concatenate([[0], np.cumsum(run_len)[:-1]]).astype(np.int64) if len(run_len) else run_len
+            wanted[day] = (starts[mask], run_len[mask].astype(np.int64), run_code[mask].astype(np.int64))
+        return frame.slices(wanted)
 
     def _matching_rows(self, prefix):
         """(indices into _event_rows, visits) of the range's page views (or events) matching the event filters, of

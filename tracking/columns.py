@@ -7,8 +7,9 @@ same month as arrays is ~20 bytes a visit and ~5 a page view, read once per page
 One VisitColumns row per (day, column):
 - the visits that started that day, ordered by id: `visit_id`, `visitor`, `bounce`, `duration`, `pageviews`, and
   every visit dimension as codes into the day's values (`f:source`, `f:country`, …);
-- the page views of that day: `pv_vday` (how many days before this one their visit started: 0, 1 or 2; 255 when
-  the visit was not found), `pv_visit` (the visit's position in that day's arrays), `pv_path` (codes);
+- the page views of that day, in runs of one path: `pv_vday` (how many days before this one their visit started: 0,
+  1 or 2; 255 when the visit was not found), `pv_visit` (the visit's position in that day's arrays), `pv_path`
+  (codes), and the runs: `pv_run_code`, `pv_run_len`;
 - the custom events of that day: `ev_vday`, `ev_visit`, `ev_name`, `ev_path` likewise.
 
 A day is written once every visit that started on it has ended (no visit of it seen within SETTLED_AFTER), so
@@ -196,11 +197,31 @@ def day_arrays(site_id, tz, day, earlier, dictionaries, *, cutoff=None, unsettle
             keep = ~lost
             rows = [row for row, kept in zip(rows, keep.tolist(), strict=True) if kept]
             vday, position = vday[keep], position[keep]
+        codes = {
+            f"{prefix}_{'path' if name == 'pathname' else name}": dictionaries[
+                f"{prefix}_{'path' if name == 'pathname' else name}"
+            ].code([row[offset] for row in rows])
+            for offset, name in enumerate(value_columns, start=1)
+        }
+        if prefix == "pv":
+            # Page views in runs of one path (in arrival order within a run): `pv_run_code` / `pv_run_len` say which
+            # rows hold which path, so a page filter reads only its runs of pv_vday and pv_visit.
+            order = np.argsort(codes["pv_path"], kind="stable")
+            vday, position, codes["pv_path"] = vday[order], position[order], codes["pv_path"][order]
+            run_code, run_len = _runs(codes["pv_path"])
+            columns["pv_run_code"], columns["pv_run_len"] = pack_ints(run_code), pack_ints(run_len)
         columns[f"{prefix}_vday"], columns[f"{prefix}_visit"] = pack_ints(vday), pack_ints(position)
-        for offset, name in enumerate(value_columns, start=1):
-            column = f"{prefix}_{'path' if name == 'pathname' else name}"
-            columns[column] = pack_ints(dictionaries[column].code([row[offset] for row in rows]))
+        for column, array in codes.items():
+            columns[column] = pack_ints(array)
     return columns, ids
+
+
+def _runs(sorted_codes):
+    """(code, length) of each run of equal codes."""
+    if not len(sorted_codes):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], sorted_codes[1:] != sorted_codes[:-1]]))
+    return sorted_codes[starts], np.diff(np.concatenate([starts, [len(sorted_codes)]]))
 
 
 def _write_day(site, tz, day, state, recent):

@@ -287,3 +287,11 @@ def test_a_snapshot_taken_before_the_store_moved_on_is_not_used(busy):
     RollupState.objects.filter(site=busy).update(provisional_columns_after=date(2026, 3, 9))
     ProvisionalColumns.objects.filter(site=busy).delete()
     assert grid(busy) == raw_grid(busy)
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_page_views_read_as_slices_of_their_runs_or_whole_answer_alike(busy, monkeypatch, share):
+    expected = raw_grid(busy)
+    rollups.rollups_fill(busy, now=AFTER_EVERYTHING)
+    monkeypatch.setattr(column_reader, "WHOLE_ABOVE", share)  # 0: every day read whole; 1: every day as slices
+    assert grid(busy) == expected

@@ -45,14 +45,6 @@ def pack_ints(values, signed=False):
     return dtype, array.astype(dtype).tobytes()
 
 
-def pack_text(values):
-    """(dtype, bytes, distinct values in code order) of strings as codes."""
-    index = {}
-    codes = [index.setdefault(value or "", len(index)) for value in values]
-    dtype, data = pack_ints(codes)
-    return dtype, data, list(index)
-
-
 class Dictionary:
     """A text column's codes: `values[code]`, append-only (a new text gets the next code)."""
 

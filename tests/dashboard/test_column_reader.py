@@ -249,8 +249,9 @@ def test_integers_are_packed_in_the_smallest_type_that_holds_them():
     assert columns.pack_ints([70_000])[0] == "<u4"
     assert columns.pack_ints([2**40])[0] == "<i8"
     assert columns.pack_ints([-5], signed=True)[0] == "<i8"
-    dtype, data, values = columns.pack_text(["b", "a", "b", None])
-    assert values == ["b", "a", ""] and columns.unpack(dtype, data).tolist() == [0, 1, 0, 2]
+    dictionary = columns.Dictionary(["a"])
+    assert dictionary.code(["b", "a", "b", None]).tolist() == [1, 0, 1, 2]  # new texts get the next codes
+    assert dictionary.values == ["a", "b", ""] and dictionary.stored == 1
     assert columns.unpack(*columns.pack_ints([], signed=True)).tolist() == []
 
 

@@ -296,11 +296,12 @@ class _Answer:
         for name, values in sums.items():
             columns[name] = np.bincount(inverse, weights=values, minlength=len(groups))
         for name, ids in distinct.items():
-            order = np.lexsort((ids, inverse))
-            g, i = inverse[order], ids[order]
-            new = np.ones(len(g), dtype=bool)
-            new[1:] = (g[1:] != g[:-1]) | (i[1:] != i[:-1])
-            columns[name] = np.bincount(g[new], minlength=len(groups))
+            # Distinct (id, group) pairs: ids as dense ranks, so a pair is one integer and one sort counts them.
+            rank = ids.rank if isinstance(ids, _Ranked) else _ranks(ids)
+            pairs = np.sort(rank * len(groups) + inverse)
+            new = np.ones(len(pairs), dtype=bool)
+            new[1:] = pairs[1:] != pairs[:-1]
+            columns[name] = np.bincount(pairs[new] % len(groups), minlength=len(groups))
         out = {}
         for position, key in enumerate(groups.tolist()):
             labels = []
@@ -311,16 +312,17 @@ class _Answer:
             out[tuple(reversed(labels))] = {name: round(float(c[position])) for name, c in columns.items()}
         return out
 
-    def visit_metrics(self, index, dims=None, visitors_only=False):
+    def visit_metrics(self, which, dims=None, visitors_only=False):
+        """engine.visit_metrics over the visit set ("visits") or the visits before the event filters ("base")."""
         dims = self.query.dimensions if dims is None else dims
-        frame = self.frame
+        frame, index = self.frame, getattr(self, which)
+        visitors = self._shared(("visitor_ranks", which), lambda: _Ranked(_ranks(frame.visits("visitor")[0][index])))
         if visitors_only:  # a conversion rate's denominators
-            parts = self._parts(dims, "visit", index)
-            return self._group(parts, len(index), distinct={"visitors": frame.visits("visitor")[0][index]})
+            return self._group(self._parts(dims, "visit", index), len(index), distinct={"visitors": visitors})
         return self._group(
             self._parts(dims, "visit", index), len(index), count="visits",
             sums={name: frame.visits(name)[0][index] for name in ("bounce", "duration", "pageviews")},
-            distinct={"visitors": frame.visits("visitor")[0][index]},
+            distinct={"visitors": visitors},
         )  # fmt: skip
 
     def _count(self, prefix, rows, dims=None):
@@ -342,7 +344,7 @@ class _Answer:
         elif run.event_dim == "event:goal":
             self._goals(families)
         else:
-            for key, row in self.visit_metrics(self.visits).items():
+            for key, row in self.visit_metrics("visits").items():
                 families[key].update(
                     visitors=row["visitors"], visits=row["visits"], bounces=row["bounce"], duration=row["duration"],
                     pageviews=row["pageviews"],
@@ -361,7 +363,7 @@ class _Answer:
                 for key in set(families) | set(counted_events):
                     families[key]["events"] = counted_events.get(key, 0)
             if "conversion_rate" in metrics:
-                totals = self.visit_metrics(self.base, visitors_only=True)
+                totals = self.visit_metrics("base", visitors_only=True)
                 for key, values in families.items():
                     total = (totals.get(key) or {}).get("visitors") or 0
                     values["conversion_rate"] = pct(values.get("visitors", 0), total)
@@ -405,7 +407,7 @@ class _Answer:
     def _goals(self, families):
         query, frame = self.query, self.frame
         other_dims = [d for d in query.dimensions if d != "event:goal"]
-        totals = self.visit_metrics(self.base, dims=other_dims, visitors_only=True)
+        totals = self.visit_metrics("base", dims=other_dims, visitors_only=True)
         slot = query.dimensions.index("event:goal")
         for prefix, kind in (("pv", "page"), ("ev", "event")):
             chosen = [g for g in self.run.goals if (g.kind == "page") == (kind == "page")]
@@ -435,8 +437,29 @@ class _Answer:
                     )  # fmt: skip
 
 
+class _Ranked:
+    """Ids given as their dense ranks (0 … distinct − 1), computed once for all the groupings of one set."""
+
+    def __init__(self, rank):
+        self.rank = rank
+
+
+def _ranks(ids):
+    """Each id's rank among the distinct ids (by sorting: numpy's hashing unique is several times slower on 64-bit
+    ids)."""
+    order = np.argsort(ids, kind="stable")
+    ordered = ids[order]
+    new = np.ones(len(ordered), dtype=bool)
+    new[1:] = ordered[1:] != ordered[:-1]
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[order] = np.cumsum(new) - 1
+    return rank
+
+
 def _distinct(ids):
     """How many different values (sorting: numpy's hashing unique is several times slower on 64-bit ids)."""
+    if isinstance(ids, _Ranked):
+        return int(ids.rank.max()) + 1 if len(ids.rank) else 0
     if not len(ids):
         return 0
     ordered = np.sort(ids)

@@ -107,8 +107,11 @@ class Frame:
         return self._global["visit_day"]
 
     def day_array(self, day, name):
-        self.load([name], [day])
-        return self._day_columns[(day, name)][0]
+        found = self._day_columns.get((day, name))
+        if found is None:
+            self.load([name], [day])
+            found = self._day_columns[(day, name)]
+        return found[0]
 
     def slices(self, wanted):
         """{day: (pv_vday, pv_visit, pv_path)} of the given runs {day: (starts, lengths, codes)} of stored days, in one

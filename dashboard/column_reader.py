@@ -316,7 +316,12 @@ class _Answer:
         """engine.visit_metrics over the visit set ("visits") or the visits before the event filters ("base")."""
         dims = self.query.dimensions if dims is None else dims
         frame, index = self.frame, getattr(self, which)
-        visitors = self._shared(("visitor_ranks", which), lambda: _Ranked(_ranks(frame.visits("visitor")[0][index])))
+        if dims:  # ranked once for all the groupings of this set
+            visitors = self._shared(
+                ("visitor_ranks", which), lambda: _Ranked(_ranks(frame.visits("visitor")[0][index]))
+            )
+        else:  # a count alone: one sort
+            visitors = frame.visits("visitor")[0][index]
         if visitors_only:  # a conversion rate's denominators
             return self._group(self._parts(dims, "visit", index), len(index), distinct={"visitors": visitors})
         return self._group(

@@ -28,8 +28,12 @@ class Frame:
     range find their visit's dimensions), page views and events by their own day (the range's days only)."""
 
     def __init__(self, site_id, tz, first, last, state, tail_q, tail_fields, memo):
-        self.site_id, self.tz, self.tail_q, self.tail_fields, self.memo = site_id, tz, tail_q, tail_fields, memo
-        self.dictionaries = memo.setdefault(("column_values", site_id), {})  # one read per render, for all frames
+        self.site_id, self.tz, self.tail_q, self.tail_fields = site_id, tz, tail_q, tail_fields
+        # What a render's frames share (the texts of the codes, the visits a snapshot left out), in a dict of the memo's
+        # own: the frame keeps no reference to the memo, which holds it, so its arrays go when the render ends rather
+        # than at the next cyclic collection (fresh memory for every render costs page faults on this scale).
+        self.render = memo.setdefault(("columns_render", site_id), {})
+        self.dictionaries = self.render.setdefault("column_values", {})
         self.days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         self.range_from = SPAN_DAYS  # the index of the range's first day
         self.stored = [d for d in self.days if state.columns_from <= d <= state.columns_until]
@@ -311,7 +315,7 @@ class Frame:
         render for all its frames. Their page views and events are read after their ids, so every one names a visit
         read here (a visit started after that just has no rows yet, as if it came a moment later)."""
         key = ("columns_fresh", self.site_id, cutoff)
-        if key not in self.memo:
+        if key not in self.render:
             started = Visit.objects.filter(site_id=self.site_id, started_at__gte=cutoff).values_list("id")
             fresh_ids = sorted({*open_ids, *(row[0] for row in _rows(started))})
             local_day = LocalDate("started_at", tzinfo=self.tz)
@@ -321,8 +325,8 @@ class Frame:
                 row[1]: row
                 for row in _rows(rows.annotate(local_day=local_day).values_list("local_day", "id", *columns))
             }
-            self.memo[key] = (fresh_ids, visits)
-        return self.memo[key]
+            self.render[key] = (fresh_ids, visits)
+        return self.render[key]
 
     def _tail_day_numbers(self, days):
         """Each row's tail day as its position in self.tail (-1: none of them)."""

@@ -10,7 +10,7 @@ from django.db import connection
 
 from dashboard import rollup_reader
 from tracking import columns as store
-from tracking.models import ColumnValues, Event, PageView, ProvisionalColumns, Visit, VisitColumns
+from tracking.models import ColumnValues, ProvisionalColumns, Visit, VisitColumns
 from tracking.rollup_segments import among
 from tracking.rollups import LocalDate, day_bounds
 
@@ -182,13 +182,14 @@ class Frame:
         if self.snapshot is not None:
             self._dictionaries(store.text_columns())  # the visits left out are read with every field
             return self._tail_from_snapshot()
-        self._dictionaries([*(store.field_column(f) for f in self.tail_fields), "pv_path", "ev_name", "ev_path"])
+        rows_columns = [store.row_column(p, n) for p, names in store.ROW_KINDS for n in names]
+        self._dictionaries([*(store.field_column(f) for f in self.tail_fields), *rows_columns])
         start, end = day_bounds(self.tz, self.tail[0])[0], day_bounds(self.tz, self.tail[-1])[1]
         local_day = LocalDate("timestamp", tzinfo=self.tz)
         # Page views and events first: every visit they name has been written by then, so the visits read next hold
         # them all (a visit written in between just has no rows here, as if it came a moment later).
         timed = {}
-        for prefix, model, value_columns in (("pv", PageView, ("pathname",)), ("ev", Event, ("name", "pathname"))):
+        for prefix, model, value_columns in store.row_tables():
             rows = _rows(
                 model.objects.filter(site_id=self.site_id, timestamp__gte=start, timestamp__lt=end)
                 .filter(self.tail_q[prefix])
@@ -234,7 +235,7 @@ class Frame:
         for prefix, (value_columns, columns) in timed.items():
             row_day = self._tail_day_numbers(columns[0])
             row_visit = np.array(columns[1], dtype=np.int64)
-            names = [f"{prefix}_{'path' if name == 'pathname' else name}" for name in value_columns]
+            names = [store.row_column(prefix, name) for name in value_columns]
             coded = [(self.dictionary(names[i]).code(columns[2 + i]), None) for i in range(len(value_columns))]
             for number, day in enumerate(self.tail):
                 chosen = row_day == number
@@ -242,8 +243,7 @@ class Frame:
                 vday, position = store.visit_refs(row_visit[chosen], earlier)
                 self._day_columns[(day, f"{prefix}_vday")] = (vday, None)
                 self._day_columns[(day, f"{prefix}_visit")] = (position, None)
-                for name, (codes, values) in zip(value_columns, coded, strict=True):
-                    column = f"{prefix}_{'path' if name == 'pathname' else name}"
+                for column, (codes, values) in zip(names, coded, strict=True):
                     self._day_columns[(day, column)] = (codes[chosen], values)
         self._tail_loaded.add("base")
 
@@ -258,7 +258,7 @@ class Frame:
         # The visits the snapshot left out (open at its cutoff, or started since), then their page views and events.
         fresh_ids, visits = self._fresh_visits(cutoff, open_ids)
         timed = {}
-        for prefix, model, value_columns in (("pv", PageView, ("pathname",)), ("ev", Event, ("name", "pathname"))):
+        for prefix, model, value_columns in store.row_tables():
             timed[prefix] = (
                 value_columns,
                 _rows(
@@ -305,7 +305,7 @@ class Frame:
                     part.get((day, f"{prefix}_visit")), [position for _, position in refs]
                 )
                 for offset, name in enumerate(value_columns, start=2):
-                    column = f"{prefix}_{'path' if name == 'pathname' else name}"
+                    column = store.row_column(prefix, name)
                     fresh = self.dictionary(column).code([r[offset] for r in day_rows])
                     self._day_columns[(day, column)] = _joined(part.get((day, column)), fresh)
         self._tail_loaded.update(["base", *(store.field_column(f) for f in store.VISIT_TEXT)])
@@ -362,8 +362,11 @@ def _joined(stored, fresh):
     return np.concatenate([head.astype(np.int64), np.array(fresh, dtype=np.int64)]), None
 
 
+_TEXT_COLUMNS = frozenset(store.text_columns())
+
+
 def _is_text(name):
-    return name.startswith("f:") or name in ("pv_path", "ev_path", "ev_name")
+    return name in _TEXT_COLUMNS
 
 
 def _transposed(rows, width):

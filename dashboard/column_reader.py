@@ -13,7 +13,6 @@ distinct visitor ids. `families(run)` answers None (the raw path then) for what 
 event:name and property breakdowns, property filters, metrics from other apps, or days it cannot see.
 """
 
-import re
 from datetime import timedelta
 
 import numpy as np
@@ -22,9 +21,10 @@ from django.db import connection
 from dashboard import rollup_reader
 from dashboard.buckets import pct
 from dashboard.column_frame import SPAN_DAYS, TAIL_FIELDS, Frame, UnknownVisit
-from dashboard.filters import python_match, wildcard_regex
+from dashboard.filters import python_match
 from dashboard.query import TIME_DIMENSIONS, VISIT_DIMENSIONS, Logical
 from tracking import columns as store
+from tracking.rollups import goal_matchers
 
 EVENT_FILTER_DIMS = ("event:page", "event:name", "event:goal")
 WHOLE_ABOVE = 1 / 3  # a stored day's page views are read whole when a page filter keeps more than this share of them
@@ -140,8 +140,9 @@ class _Answer:
         if isinstance(item, Logical):
             masks = [self._visit_mask(child) for child in item.children]
             return _combine(item.operator, masks)
-        codes, values = self.frame.visits(store.field_column(VISIT_DIMENSIONS[item.dimension]))
-        return _lookup(values, codes, lambda v: python_match(v, item.operator, item.values))
+        column = store.field_column(VISIT_DIMENSIONS[item.dimension])
+        codes, _ = self.frame.visits(column)
+        return self._table(column, repr(item), lambda v: python_match(v, item.operator, item.values))[codes]
 
     def _table(self, column, key, test):
         """A boolean per code of a text column: `test` asked once per distinct text (in this answer)."""
@@ -170,11 +171,10 @@ class _Answer:
 
     def _goal_mask(self, goals, prefix, chunk):
         key = tuple(g.pk for g in goals)
+        pages, names = goal_matchers(goals)  # the rollups' own reading of a goal
         if prefix == "pv":
-            pages = [_page_matcher(g.page_path) for g in goals if g.kind == "page"]
-            table = self._table("pv_path", ("goals", key), lambda v: any(match(v) for match in pages))
+            table = self._table("pv_path", ("goals", key), lambda v: any(match(v) for _, match in pages))
             return table[chunk["pv_path"]]
-        names = {g.event_name for g in goals if g.kind != "page"}
         return self._table("ev_name", ("goals", key), lambda v: v in names)[chunk["ev_name"]]
 
     def _event_rows(self, prefix):
@@ -450,15 +450,8 @@ class _Ranked:
 
 
 def _ranks(ids):
-    """Each id's rank among the distinct ids (by sorting: numpy's hashing unique is several times slower on 64-bit
-    ids)."""
-    order = np.argsort(ids, kind="stable")
-    ordered = ids[order]
-    new = np.ones(len(ordered), dtype=bool)
-    new[1:] = ordered[1:] != ordered[:-1]
-    rank = np.empty(len(ids), dtype=np.int64)
-    rank[order] = np.cumsum(new) - 1
-    return rank
+    """Each id's rank among the distinct ids."""
+    return _numbered(ids)[1]
 
 
 def _distinct(ids):
@@ -472,7 +465,8 @@ def _distinct(ids):
 
 
 def _numbered(keys):
-    """(the distinct keys in order, each key's number among them), by sorting."""
+    """(the distinct keys in order, each key's number among them), by sorting: numpy's hashing unique is several
+    times slower on 64-bit ids."""
     order = np.argsort(keys, kind="stable")
     ordered = keys[order]
     new = np.ones(len(ordered), dtype=bool)
@@ -489,16 +483,3 @@ def _combine(operator, masks):
     for mask in masks[1:]:
         combined = combined & mask if operator == "and" else combined | mask
     return combined
-
-
-def _lookup(values, codes, test):
-    """A boolean per row: `test` asked once per distinct value."""
-    table = np.array([bool(test(v)) for v in values] or [False], dtype=bool)
-    return table[codes] if len(codes) else np.zeros(0, dtype=bool)
-
-
-def _page_matcher(path):
-    if "*" in path:
-        pattern = re.compile(wildcard_regex(path))
-        return lambda value: pattern.search(value) is not None
-    return lambda value: value == path

@@ -6,7 +6,7 @@ same month as arrays is ~20 bytes a visit and ~5 a page view, read once per page
 
 One VisitColumns row per (day, column):
 - the visits that started that day, ordered by id: `visit_id`, `visitor`, `bounce`, `duration`, `pageviews`, and
-  every visit dimension as codes into the day's values (`f:source`, `f:country`, …);
+  every visit dimension as codes into the site's ColumnValues (`f:source`, `f:country`, …);
 - the page views of that day, in runs of one path: `pv_vday` (how many days before this one their visit started: 0,
   1 or 2; 255 when the visit was not found), `pv_visit` (the visit's position in that day's arrays), `pv_path`
   (codes), and the runs: `pv_run_code`, `pv_run_len`;
@@ -22,16 +22,33 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+# The visit dimensions, as the rollups name them (tracking.rollups.VISIT_FIELDS, repeated to keep this module pure:
+# tests/dashboard/test_column_reader.py checks the two agree).
 VISIT_TEXT = (
     "source", "channel", "referrer", "referrer_host", "utm_source", "utm_medium", "utm_campaign", "utm_content",
     "utm_term", "entry_page", "exit_page", "hostname", "country", "region", "city", "browser", "browser_version",
     "os", "os_version", "device", "screen_class",
 )  # fmt: skip
+# The row kinds of a day besides its visits: (prefix, the raw columns kept); their models in row_tables().
+ROW_KINDS = (("pv", ("pathname",)), ("ev", ("name", "pathname")))
 UNKNOWN_DAY = 255  # pv_vday / ev_vday of a row whose visit was not found within two days
 
 
 def field_column(field):
     return f"f:{field}"
+
+
+def row_column(prefix, name):
+    """The store's name of a page view or event column: pv_path, ev_name, ev_path."""
+    return f"{prefix}_{'path' if name == 'pathname' else name}"
+
+
+def row_tables():
+    """(prefix, model, raw columns) of the row kinds."""
+    from tracking.models import Event, PageView
+
+    models = {"pv": PageView, "ev": Event}
+    return [(prefix, models[prefix], names) for prefix, names in ROW_KINDS]
 
 
 def pack_ints(values, signed=False):
@@ -126,7 +143,7 @@ def _day_ids(site, day, recent):
 
 
 def text_columns():
-    return [*(field_column(f) for f in VISIT_TEXT), "pv_path", "ev_name", "ev_path"]
+    return [*(field_column(f) for f in VISIT_TEXT), *(row_column(p, n) for p, names in ROW_KINDS for n in names)]
 
 
 def load_dictionaries(site_id):
@@ -152,7 +169,7 @@ def day_arrays(site_id, tz, day, earlier, dictionaries, *, cutoff=None, unsettle
     the days before, whose ids `earlier` holds). None when a row's visit is neither among those nor among
     `unsettled`: a visit older than two days, which only the raw rows can answer for."""
     from dashboard.rollup_reader import _fetch
-    from tracking.models import Event, PageView, Visit
+    from tracking.models import Visit
     from tracking.rollups import day_bounds
 
     start, end = day_bounds(tz, day)
@@ -173,7 +190,7 @@ def day_arrays(site_id, tz, day, earlier, dictionaries, *, cutoff=None, unsettle
     for offset, field in enumerate(VISIT_TEXT, start=5):
         name = field_column(field)
         columns[name] = pack_ints(dictionaries[name].code([row[offset] for row in visits]))
-    for prefix, model, value_columns in (("pv", PageView, ("pathname",)), ("ev", Event, ("name", "pathname"))):
+    for prefix, model, value_columns in row_tables():
         rows = _fetch(
             model.objects.filter(site_id=site_id, timestamp__gte=start, timestamp__lt=end).values_list(
                 "visit_id", *value_columns
@@ -190,9 +207,7 @@ def day_arrays(site_id, tz, day, earlier, dictionaries, *, cutoff=None, unsettle
             rows = [row for row, kept in zip(rows, keep.tolist(), strict=True) if kept]
             vday, position = vday[keep], position[keep]
         codes = {
-            f"{prefix}_{'path' if name == 'pathname' else name}": dictionaries[
-                f"{prefix}_{'path' if name == 'pathname' else name}"
-            ].code([row[offset] for row in rows])
+            row_column(prefix, name): dictionaries[row_column(prefix, name)].code([row[offset] for row in rows])
             for offset, name in enumerate(value_columns, start=1)
         }
         if prefix == "pv":
@@ -255,11 +270,7 @@ def snapshot(site, tz, first, last, cutoff, unsettled, columns_until):
     dictionaries = load_dictionaries(site.pk)
     recent, objects, day = {}, [], first
     while day <= last:
-        earlier = [recent.get(day - timedelta(days=back)) for back in (1, 2)]
-        earlier = [
-            ids if ids is not None else _day_ids(site, day - timedelta(days=back), {})
-            for back, ids in zip((1, 2), earlier, strict=True)
-        ]
+        earlier = [_day_ids(site, day - timedelta(days=back), recent) for back in (1, 2)]
         arrays = day_arrays(site.pk, tz, day, earlier, dictionaries, cutoff=cutoff, unsettled=unsettled)
         if arrays is None:
             return None

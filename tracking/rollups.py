@@ -27,7 +27,6 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone as dj_timezone
 
 from tracking.models import (
-    ColumnValues,
     DailyRollup,
     Event,
     PageView,
@@ -37,7 +36,6 @@ from tracking.models import (
     SegmentProvisional,
     SegmentRollup,
     Visit,
-    VisitColumns,
     WeeklyRollup,
 )
 
@@ -457,7 +455,7 @@ def rollups_reset(site):
     SegmentRollup.objects.filter(site=site).delete()
     SegmentProvisional.objects.filter(site=site).delete()
     WeeklyRollup.objects.filter(site=site).delete()
-    VisitColumns.objects.filter(site=site).delete()
-    ProvisionalColumns.objects.filter(site=site).delete()
-    ColumnValues.objects.filter(site=site).delete()
+    from tracking.columns import columns_reset
+
+    columns_reset(site)
     RollupState.objects.filter(site=site).delete()

@@ -296,3 +296,7 @@ def test_page_views_read_as_slices_of_their_runs_or_whole_answer_alike(busy, mon
     rollups.rollups_fill(busy, now=AFTER_EVERYTHING)
     monkeypatch.setattr(column_reader, "WHOLE_ABOVE", share)  # 0: every day read whole; 1: every day as slices
     assert grid(busy) == expected
+
+
+def test_the_store_names_the_visit_dimensions_as_the_rollups_do():
+    assert columns.VISIT_TEXT == rollups.VISIT_FIELDS

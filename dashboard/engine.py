@@ -233,61 +233,77 @@ class _Run:
         )  # fmt: skip
 
     def run(self):
-        metrics = self.query.metrics
         families = defaultdict(dict)
-        # With event filters the column store answers first: the rest of the page render reads the same arrays, and a
-        # segment rollup that could answer (a page filter on the pages panel) would read its own rows and tail.
-        early_columns = column_reader.families(self) if self.event_filtered else None
-        from_rollups = None
-        if early_columns is None and self.event_dim in (None, "event:page"):
-            from_rollups = rollup_reader.families(self)
-        if early_columns is not None:
-            families.update(early_columns)
-        elif from_rollups is not None:
-            families.update(from_rollups)
-            if "events" in metrics:
-                for key, n in self._count(self._events()).items():
-                    if self.event_dim is None:
-                        families[key]["events"] = n
-        elif self.event_dim == "event:goal" and rollup_reader.goal_families(self, families):
-            pass  # unfiltered: from the daily goal rollups
-        elif not self.event_filtered and (from_columns := column_reader.families(self)) is not None:
-            families.update(from_columns)  # filtered: from the column store
-        elif self.event_dim is None:
-            visits = self.visits.annotate(is_bounce_int=_bounce_int())
-            for key, row in self.visit_metrics(visits).items():
-                families[key].update(
-                    visitors=row["visitors"] or 0, visits=row["visits"] or 0, bounces=row["bounces"] or 0,
-                    duration=row["duration"] or 0, pageviews=row["pageviews"] or 0,
-                )  # fmt: skip
-            counted_pageviews = None
-            goal_events = "events" in metrics and has_only_goal_filter(self.query)
-            if self.event_filtered and ({"pageviews", "views_per_visit"} & set(metrics) or goal_events):
-                # With event filters, pageviews count only the matching page views (a join: only when asked).
-                counted_pageviews = self._count(self._pageviews())
-                for key in set(families) | set(counted_pageviews):
-                    families[key]["pageviews"] = counted_pageviews.get(key, 0)
-            if "events" in metrics:
-                counted_events = self._count(self._events())
-                if self.event_filtered and goal_events:
-                    # For goals, "events" are conversions: matching page views and custom events together.
-                    for key, n in counted_pageviews.items():
-                        counted_events[key] = counted_events.get(key, 0) + n
-                for key in set(families) | set(counted_events):
-                    families[key]["events"] = counted_events.get(key, 0)
-            if "conversion_rate" in metrics:
-                totals = self._group(self.base_visits, "", "started_at", visitors=Count("visitor_id", distinct=True))
-                for key, values in families.items():
-                    total = (totals.get(key) or {}).get("visitors") or 0
-                    values["conversion_rate"] = _pct(values.get("visitors", 0), total)
-                # Each row's visitors before the event filters: the denominator, for tables beside conversions.
-                self.meta["all_visitors"] = {
-                    tuple(_display(v) for v in key): row["visitors"] or 0 for key, row in totals.items()
-                }
-        else:
-            self._event_dimension(families)
+        if not self._from_stores(families):
+            self._from_raw(families)
         self._extra_metrics(families)
         return self._finish(families)
+
+    def _from_raw(self, families):
+        """Fill `families` from raw rows (SQL over the range's visits, page views and events)."""
+        if self.event_dim is not None:
+            self._event_dimension(families)
+            return
+        metrics = self.query.metrics
+        visits = self.visits.annotate(is_bounce_int=_bounce_int())
+        for key, row in self.visit_metrics(visits).items():
+            families[key].update(
+                visitors=row["visitors"] or 0, visits=row["visits"] or 0, bounces=row["bounces"] or 0,
+                duration=row["duration"] or 0, pageviews=row["pageviews"] or 0,
+            )  # fmt: skip
+        counted_pageviews = None
+        goal_events = "events" in metrics and has_only_goal_filter(self.query)
+        if self.event_filtered and ({"pageviews", "views_per_visit"} & set(metrics) or goal_events):
+            # With event filters, pageviews count only the matching page views (a join: only when asked).
+            counted_pageviews = self._count(self._pageviews())
+            for key in set(families) | set(counted_pageviews):
+                families[key]["pageviews"] = counted_pageviews.get(key, 0)
+        if "events" in metrics:
+            counted_events = self._count(self._events())
+            if self.event_filtered and goal_events:
+                # For goals, "events" are conversions: matching page views and custom events together.
+                for key, n in counted_pageviews.items():
+                    counted_events[key] = counted_events.get(key, 0) + n
+            for key in set(families) | set(counted_events):
+                families[key]["events"] = counted_events.get(key, 0)
+        if "conversion_rate" in metrics:
+            totals = self._group(self.base_visits, "", "started_at", visitors=Count("visitor_id", distinct=True))
+            for key, values in families.items():
+                total = (totals.get(key) or {}).get("visitors") or 0
+                values["conversion_rate"] = _pct(values.get("visitors", 0), total)
+            # Each row's visitors before the event filters: the denominator, for tables beside conversions.
+            self.meta["all_visitors"] = {
+                tuple(_display(v) for v in key): row["visitors"] or 0 for key, row in totals.items()
+            }
+
+    def _from_stores(self, families):
+        """Fill `families` from the rollups or the column store, in that order; True when one answered (False: raw
+        rows). With event filters the column store is asked first: the rest of the page render reads the same
+        arrays, and a segment rollup that could answer (a page filter on the pages panel) would read its own rows."""
+        readers = [self._from_rollups, self._from_goal_rollups, self._from_columns]
+        if self.event_filtered:
+            readers = [self._from_columns, *readers[:2]]
+        return any(reader(families) for reader in readers)
+
+    def _from_rollups(self, families):
+        found = rollup_reader.families(self) if self.event_dim in (None, "event:page") else None
+        if found is None:
+            return False
+        families.update(found)
+        if "events" in self.query.metrics:
+            for key, n in self._count(self._events()).items():
+                if self.event_dim is None:
+                    families[key]["events"] = n
+        return True
+
+    def _from_goal_rollups(self, families):
+        return self.event_dim == "event:goal" and rollup_reader.goal_families(self, families)
+
+    def _from_columns(self, families):
+        found = column_reader.families(self)
+        if found is not None:
+            families.update(found)
+        return found is not None
 
     def _event_dimension(self, families):
         dim = self.event_dim
@@ -335,8 +351,6 @@ class _Run:
                 )
             return
         if dim == "event:goal":
-            if rollup_reader.goal_families(self, families):  # unfiltered: from the daily goal rollups
-                return
             other_dims = [d for d in self.query.dimensions if d != "event:goal"]
             totals = self.visit_metrics(self.base_visits.annotate(is_bounce_int=_bounce_int()), dims=other_dims)
             goals = self.goals  # loaded in __init__ for any event:goal query

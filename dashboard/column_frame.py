@@ -3,6 +3,7 @@ VisitColumns, the days after them from the ProvisionalColumns snapshot plus the 
 (or, without a usable snapshot, from raw rows), all in the store's shapes and codes.
 """
 
+import time
 from datetime import timedelta
 
 import numpy as np
@@ -395,10 +396,14 @@ def _binary_sql(sql, params):
     import psycopg
 
     connection.ensure_connection()
+    started = time.monotonic()
     # Django's cursors bind on the client, which psycopg allows for text results only.
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, binary=True)
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+    if connection.queries_logged:  # as Django's own cursors log (DEBUG, CaptureQueriesContext, the bench's counts)
+        connection.queries_log.append({"sql": f"{sql} -- {params!r}", "time": f"{time.monotonic() - started:.3f}"})
+    return rows
 
 
 def _binary_rows(queryset):

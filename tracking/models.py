@@ -237,14 +237,13 @@ class RollupState(models.Model):
 
 class Columns(models.Model):
     """One column of one local day of a site as an array (tracking.columns): `data` is the array (numpy dtype `dtype`,
-    little-endian); text columns are codes into the site's ColumnValues of that column (`values` is unused: None)."""
+    little-endian); text columns are codes into the site's ColumnValues of that column."""
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField()
     name = models.CharField(max_length=40)
     dtype = models.CharField(max_length=8)
     data = models.BinaryField()
-    values = models.JSONField(null=True, blank=True)
 
     class Meta:
         abstract = True

@@ -38,6 +38,7 @@ class Frame:
         self.days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         self.range_from = SPAN_DAYS  # the index of the range's first day
         self.stored = [d for d in self.days if state.columns_from <= d <= state.columns_until]
+        self.columns_from, self.next_visitor = state.columns_from, state.columns_visitors
         self.tail = [d for d in self.days if d > state.columns_until]
         self._day_columns = {}  # (day, name) -> (array, values or None)
         # The days after the store: from the provisional snapshot of columns and the raw rows of the visits it left
@@ -102,8 +103,17 @@ class Frame:
         return self.column(name, self.days)
 
     def visit_counts(self):
-        self.load(["visitor"], self.days)
-        return np.array([len(self._day_columns[(d, "visitor")][0]) for d in self.days], dtype=np.int64)
+        self.load(["vnum"], self.days)
+        return np.array([len(self._day_columns[(d, "vnum")][0]) for d in self.days], dtype=np.int64)
+
+    def visitor_numbers(self):
+        """(each visit's visitor number less the frame's lowest, how many numbers that spans): distinct numbers are
+        distinct visitors (tracking.columns.number_visitors), dense enough for a bitmap."""
+        if "visitor_numbers" not in self._global:
+            numbers = self.visits("vnum")[0].astype(np.int64)
+            low = int(numbers.min()) if len(numbers) else 0
+            self._global["visitor_numbers"] = (numbers - low, int(numbers.max()) - low + 1 if len(numbers) else 0)
+        return self._global["visitor_numbers"]
 
     def visit_day(self):
         """Each visit's day, as an index into self.days."""
@@ -209,9 +219,12 @@ class Frame:
             6 + len(fields),
         )
         visit_day = self._tail_day_numbers(visits[0])
+        visitors = np.array(visits[2], dtype=np.int64)
+        known_visitors, known_numbers = self._known_before_tail()
         numbers = {
             "visit_id": np.array(visits[1], dtype=np.int64),
-            "visitor": np.array(visits[2], dtype=np.int64),
+            "visitor": visitors,
+            "vnum": store.number_visitors(visitors, known_visitors, known_numbers, self.next_visitor)[0],
             "bounce": np.array(visits[3], dtype=bool).astype(np.int64),
             "duration": np.array(visits[4], dtype=np.int64),
             "pageviews": np.array(visits[5], dtype=np.int64),
@@ -270,6 +283,13 @@ class Frame:
                     .values_list("local_day", "visit_id", *value_columns)
                 ),
             )
+        # The fresh visitors' numbers: those their ids had on the two days before the tail or in the snapshot, else
+        # new ones after every number the snapshot gave.
+        known = [self._known_before_tail()]
+        known += [(part[(d, "visitor")][0], part[(d, "vnum")][0]) for d in self.tail if (d, "vnum") in part]
+        known_visitors = np.concatenate([k[0] for k in known])
+        known_numbers = np.concatenate([k[1] for k in known])
+        next_number = max(self.next_visitor, int(known_numbers.max()) + 1 if len(known_numbers) else 0)
         where = {}  # fresh visit id -> (day, position among that day's visits, after the snapshot's)
         by_day = {day: [] for day in self.tail}
         for visit_id in sorted(visits):
@@ -282,8 +302,12 @@ class Frame:
             settled = len(part.get((day, "visit_id"), (np.zeros(0),))[0])
             for position, row in enumerate(rows):
                 where[row[1]] = (day, settled + position)
+            visitors = np.array([r[2] for r in rows], dtype=np.int64)
+            fresh_numbers, next_number = store.number_visitors(visitors, known_visitors, known_numbers, next_number)
+            known_visitors = np.concatenate([known_visitors, visitors])  # the same id on a later tail day: one number
+            known_numbers = np.concatenate([known_numbers, fresh_numbers])
             numbers = {
-                "visit_id": [r[1] for r in rows], "visitor": [r[2] for r in rows],
+                "visit_id": [r[1] for r in rows], "visitor": visitors, "vnum": fresh_numbers,
                 "bounce": [1 if r[3] else 0 for r in rows], "duration": [r[4] for r in rows],
                 "pageviews": [r[5] for r in rows],
             }  # fmt: skip
@@ -328,6 +352,22 @@ class Frame:
             }
             self.render[key] = (fresh_ids, visits)
         return self.render[key]
+
+    def _known_before_tail(self):
+        """(visitor ids, visitor numbers) of the visits of the two stored days before the tail, in one statement."""
+        before = [self.tail[0] - timedelta(days=back) for back in (2, 1)]
+        before = [d for d in before if self.columns_from <= d]
+        found = {}
+        if before:
+            rows = VisitColumns.objects.filter(
+                site_id=self.site_id, day__in=before, name__in=["visitor", "vnum"]
+            ).values_list("day", "name", "dtype", "data")
+            found = {(day, name): store.unpack(dtype, data) for day, name, dtype, data in _binary_rows(rows)}
+        empty = np.zeros(0, dtype=np.int64)
+        return tuple(
+            np.concatenate([empty, *(found.get((d, name), empty).astype(np.int64) for d in before)])
+            for name in ("visitor", "vnum")
+        )
 
     def _tail_day_numbers(self, days):
         """Each row's tail day as its position in self.tail (-1: none of them)."""

@@ -296,9 +296,9 @@ class _Answer:
         for name, values in sums.items():
             columns[name] = np.bincount(inverse, weights=values, minlength=len(groups))
         for name, ids in distinct.items():
-            # Distinct (id, group) pairs: ids as dense ranks, so a pair is one integer and one sort counts them.
-            rank = ids.rank if isinstance(ids, _Ranked) else _ranks(ids)
-            pairs = np.sort(rank * len(groups) + inverse)
+            # Distinct (number, group) pairs: one integer each, counted by one sort. The numbers mostly come in order
+            # (visitors numbered as their visits were stored), so pairs are nearly sorted: timsort's best case.
+            pairs = np.sort(ids.values * len(groups) + inverse, kind="stable")
             new = np.ones(len(pairs), dtype=bool)
             new[1:] = pairs[1:] != pairs[:-1]
             columns[name] = np.bincount(pairs[new] % len(groups), minlength=len(groups))
@@ -316,12 +316,7 @@ class _Answer:
         """engine.visit_metrics over the visit set ("visits") or the visits before the event filters ("base")."""
         dims = self.query.dimensions if dims is None else dims
         frame, index = self.frame, getattr(self, which)
-        if dims:  # ranked once for all the groupings of this set
-            visitors = self._shared(
-                ("visitor_ranks", which), lambda: _Ranked(_ranks(frame.visits("visitor")[0][index]))
-            )
-        else:  # a count alone: one sort
-            visitors = frame.visits("visitor")[0][index]
+        visitors = self._shared(("visitors", which), lambda: _visitors(frame, index))
         if visitors_only:  # a conversion rate's denominators
             return self._group(self._parts(dims, "visit", index), len(index), distinct={"visitors": visitors})
         return self._group(
@@ -385,7 +380,7 @@ class _Answer:
         pv, visit_of = self.pv
         grouped = self._group(
             self._parts(self.query.dimensions, "pv", pv, (codes[pv], values), visit_of), len(pv), count="pageviews",
-            distinct={"visitors": frame.visits("visitor")[0][visit_of], "visits": visit_of},
+            distinct={"visitors": _visitors(frame, visit_of), "visits": _Dense(visit_of, len(frame.visit_day()))},
         )  # fmt: skip
         for key, row in grouped.items():
             families[key].update(visitors=row["visitors"], visits=row["visits"], pageviews=row["pageviews"])
@@ -419,7 +414,7 @@ class _Answer:
             if not chosen:
                 continue
             rows, visit_of = self.pv if prefix == "pv" else self.ev
-            visitors = frame.visits("visitor")[0][visit_of]
+            visitors = _visitors(frame, visit_of)
             per_goal = []
             for goal in chosen:
                 hit = self._goal_mask([goal], prefix, self._event_rows(prefix)[2])[rows]
@@ -427,7 +422,7 @@ class _Answer:
                 per_goal.append(
                     self._group(
                         self._parts(other_dims, prefix, index, visit_of=visit_of[hit]), len(index), count="events",
-                        distinct={"visitors": visitors[hit], "visits": visit_of[hit]},
+                        distinct={"visitors": visitors[hit], "visits": _Dense(visit_of[hit], len(frame.visit_day()))},
                     )
                 )  # fmt: skip
             for goal, grouped in zip(chosen, per_goal, strict=True):
@@ -442,26 +437,27 @@ class _Answer:
                     )  # fmt: skip
 
 
-class _Ranked:
-    """Ids given as their dense ranks (0 … distinct − 1), computed once for all the groupings of one set."""
+class _Dense:
+    """Values to count distinct: integers 0 ≤ value < size (visitor numbers less the frame's lowest, visit indices)."""
 
-    def __init__(self, rank):
-        self.rank = rank
+    def __init__(self, values, size):
+        self.values, self.size = values, size
 
-
-def _ranks(ids):
-    """Each id's rank among the distinct ids."""
-    return _numbered(ids)[1]
+    def __getitem__(self, picked):
+        return _Dense(self.values[picked], self.size)
 
 
-def _distinct(ids):
-    """How many different values (sorting: numpy's hashing unique is several times slower on 64-bit ids)."""
-    if isinstance(ids, _Ranked):
-        return int(ids.rank.max()) + 1 if len(ids.rank) else 0
-    if not len(ids):
-        return 0
-    ordered = np.sort(ids)
-    return 1 + int(np.count_nonzero(ordered[1:] != ordered[:-1]))
+def _visitors(frame, index):
+    """The visitor numbers of these visits, to count distinct."""
+    numbers, span = frame.visitor_numbers()
+    return _Dense(numbers[index], span)
+
+
+def _distinct(dense):
+    """How many different values: a bitmap over their span (no sort)."""
+    seen = np.zeros(dense.size, dtype=bool)
+    seen[dense.values] = True
+    return int(np.count_nonzero(seen))
 
 
 def _numbered(keys):

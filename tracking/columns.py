@@ -5,8 +5,9 @@ tables, whose visit rows are ~330 bytes wide: a month of a busy site is ~400 MB 
 same month as arrays is ~20 bytes a visit and ~5 a page view, read once per page render (dashboard.column_reader).
 
 One VisitColumns row per (day, column):
-- the visits that started that day, ordered by id: `visit_id`, `visitor`, `bounce`, `duration`, `pageviews`, and
-  every visit dimension as codes into the site's ColumnValues (`f:source`, `f:country`, …);
+- the visits that started that day, ordered by id: `visit_id`, `visitor`, `vnum` (the visitor's number: see
+  number_visitors), `bounce`, `duration`, `pageviews`, and every visit dimension as codes into the site's ColumnValues
+  (`f:source`, `f:country`, …);
 - the page views of that day, in runs of one path: `pv_vday` (how many days before this one their visit started: 0,
   1 or 2; 255 when the visit was not found), `pv_visit` (the visit's position in that day's arrays), `pv_path`
   (codes), and the runs: `pv_run_code`, `pv_run_len`;
@@ -84,6 +85,31 @@ class Dictionary:
         return np.fromiter((one(t) for t in texts), dtype=np.int64, count=len(texts))
 
 
+def number_visitors(visitors, known_visitors, known_numbers, next_number):
+    """(each visitor id's number, the next free number): the number the id had among the known ones (the visits of the
+    two days before), else a new one from `next_number` on, in order of first appearance.
+
+    A visitor id lives about a day (its salt rotates daily) and touches at most a couple of adjacent local days, so
+    distinct numbers over any range are distinct visitor ids, the COUNT(DISTINCT) the raw path gives, and dense: the
+    reader counts them with a bitmap, or sorts (number, group) pairs that come nearly in order, instead of sorting
+    64-bit hashes."""
+    visitors = np.asarray(visitors, dtype=np.int64)
+    numbers = np.empty(len(visitors), dtype=np.int64)
+    hit = np.zeros(len(visitors), dtype=bool)
+    known_visitors = np.asarray(known_visitors, dtype=np.int64)
+    if len(known_visitors) and len(visitors):
+        known, first = np.unique(known_visitors, return_index=True)
+        at = np.minimum(np.searchsorted(known, visitors), len(known) - 1)
+        hit = known[at] == visitors
+        numbers[hit] = np.asarray(known_numbers, dtype=np.int64)[first[at[hit]]]
+    fresh = visitors[~hit]
+    distinct, first_seen, inverse = np.unique(fresh, return_index=True, return_inverse=True)
+    order = np.empty(len(distinct), dtype=np.int64)
+    order[np.argsort(first_seen, kind="stable")] = np.arange(len(distinct))
+    numbers[~hit] = next_number + order[inverse.reshape(-1)]
+    return numbers, next_number + len(distinct)
+
+
 def unpack(dtype, data):
     return np.frombuffer(bytes(data) if not isinstance(data, bytes) else data, dtype=dtype)
 
@@ -133,13 +159,19 @@ def columns_fill(site, *, now=None, max_days=None):
     return done
 
 
-def _day_ids(site, day, recent):
+def _day_keys(site, day, recent):
+    """(visit ids, visitor ids, visitor numbers) of a stored day's visits (empty arrays for a day without any)."""
     from tracking.models import VisitColumns
 
     if day in recent:
         return recent[day]
-    row = VisitColumns.objects.filter(site=site, day=day, name="visit_id").values_list("dtype", "data").first()
-    return unpack(*row) if row else np.zeros(0, dtype=np.int64)
+    rows = VisitColumns.objects.filter(site=site, day=day, name__in=KEY_COLUMNS).values_list("name", "dtype", "data")
+    found = {name: unpack(dtype, data) for name, dtype, data in rows}
+    empty = np.zeros(0, dtype=np.int64)
+    return tuple(found.get(name, empty) for name in KEY_COLUMNS)
+
+
+KEY_COLUMNS = ("visit_id", "visitor", "vnum")
 
 
 def text_columns():
@@ -163,11 +195,12 @@ def save_dictionaries(site_id, dictionaries):
             dictionary.stored = len(dictionary.values)
 
 
-def day_arrays(site_id, tz, day, earlier, dictionaries, *, cutoff=None, unsettled=None):
-    """({name: (dtype, bytes)}, sorted visit ids) of one day, texts coded by `dictionaries`: its visits (with `cutoff`,
-    only those that ended before it) and its page views and events (with `cutoff`, only those of such visits, or of
-    the days before, whose ids `earlier` holds). None when a row's visit is neither among those nor among
-    `unsettled`: a visit older than two days, which only the raw rows can answer for."""
+def day_arrays(site_id, tz, day, earlier, dictionaries, next_number, *, cutoff=None, unsettled=None):
+    """({name: (dtype, bytes)}, the day's keys as _day_keys gives them, the next visitor number) of one day, texts coded
+    by `dictionaries`, visitors numbered from `next_number` on: its visits (with `cutoff`, only those that ended before
+    it) and its page views and events (with `cutoff`, only those of such visits, or of the days before, whose keys
+    `earlier` holds). None when a row's visit is neither among those nor among `unsettled`: a visit older than two
+    days, which only the raw rows can answer for."""
     from dashboard.rollup_reader import _fetch
     from tracking.models import Visit
     from tracking.rollups import day_bounds
@@ -180,9 +213,15 @@ def day_arrays(site_id, tz, day, earlier, dictionaries, *, cutoff=None, unsettle
         visit_rows.order_by("id").values_list("id", "visitor_id", "is_bounce", "duration", "pageviews", *VISIT_TEXT)
     )
     ids = np.array([row[0] for row in visits], dtype=np.int64)
+    visitors = np.array([row[1] for row in visits], dtype=np.int64)
+    numbers, next_number = number_visitors(
+        visitors, np.concatenate([keys[1] for keys in earlier]), np.concatenate([keys[2] for keys in earlier]),
+        next_number,
+    )  # fmt: skip
     columns = {
         "visit_id": pack_ints(ids, signed=True),
-        "visitor": pack_ints([row[1] for row in visits], signed=True),
+        "visitor": pack_ints(visitors, signed=True),
+        "vnum": pack_ints(numbers),
         "bounce": pack_ints([1 if row[2] else 0 for row in visits]),
         "duration": pack_ints([row[3] for row in visits]),
         "pageviews": pack_ints([row[4] for row in visits]),
@@ -196,7 +235,7 @@ def day_arrays(site_id, tz, day, earlier, dictionaries, *, cutoff=None, unsettle
                 "visit_id", *value_columns
             )
         )
-        vday, position = visit_refs([row[0] for row in rows], [ids, *earlier])
+        vday, position = visit_refs([row[0] for row in rows], [ids, *(keys[0] for keys in earlier)])
         if cutoff is not None:  # rows of visits still going on at the cutoff come from raw rows when read
             lost = vday == UNKNOWN_DAY
             if lost.any():
@@ -220,7 +259,7 @@ def day_arrays(site_id, tz, day, earlier, dictionaries, *, cutoff=None, unsettle
         columns[f"{prefix}_vday"], columns[f"{prefix}_visit"] = pack_ints(vday), pack_ints(position)
         for column, array in codes.items():
             columns[column] = pack_ints(array)
-    return columns, ids
+    return columns, (ids, visitors, numbers), next_number
 
 
 def _runs(sorted_codes):
@@ -236,29 +275,30 @@ def _write_day(site, tz, day, state, recent):
 
     from tracking.models import RollupState, VisitColumns
 
-    earlier = [_day_ids(site, day - timedelta(days=back), recent) for back in (1, 2)]
+    earlier = [_day_keys(site, day - timedelta(days=back), recent) for back in (1, 2)]
     with transaction.atomic():
         locked = RollupState.objects.select_for_update().get(pk=state.pk)
         if locked.columns_until is not None and locked.columns_until >= day:
-            return _day_ids(site, day, {})  # another filler wrote it
+            return _day_keys(site, day, {})  # another filler wrote it
         dictionaries = load_dictionaries(site.pk)  # under the lock: nobody else appends meanwhile
-        columns, ids = day_arrays(site.pk, tz, day, earlier, dictionaries)
+        columns, keys, next_number = day_arrays(site.pk, tz, day, earlier, dictionaries, locked.columns_visitors)
         objects = [
             VisitColumns(site=site, day=day, name=name, dtype=d, data=data) for name, (d, data) in columns.items()
         ]
         save_dictionaries(site.pk, dictionaries)
         VisitColumns.objects.filter(site=site, day=day).delete()
         VisitColumns.objects.bulk_create(objects)
-        changes = {"columns_until": day}
+        changes = {"columns_until": day, "columns_visitors": next_number}
         if locked.columns_from is None:
             changes["columns_from"] = day
         RollupState.objects.filter(pk=state.pk).update(**changes)
         state.columns_until = day
-    return ids
+    return keys
 
 
-def snapshot(site, tz, first, last, cutoff, unsettled, columns_until):
-    """ProvisionalColumns objects for the days first..last (those after the store): what had settled by the cutoff;
+def snapshot(site, tz, first, last, cutoff, unsettled, columns_until, next_number):
+    """ProvisionalColumns objects for the days first..last (those after the store; visitors numbered on from the
+    store's `next_number`, which stays as it is): what had settled by the cutoff;
     the reader adds the visits in `unsettled` (open at the cutoff) and those started since from raw rows. None when
     the days cannot be snapshot (a day between the store and them, or a row of a visit older than two days). Call it
     under the RollupState lock: it codes new texts into the site's dictionaries."""
@@ -270,11 +310,11 @@ def snapshot(site, tz, first, last, cutoff, unsettled, columns_until):
     dictionaries = load_dictionaries(site.pk)
     recent, objects, day = {}, [], first
     while day <= last:
-        earlier = [_day_ids(site, day - timedelta(days=back), recent) for back in (1, 2)]
-        arrays = day_arrays(site.pk, tz, day, earlier, dictionaries, cutoff=cutoff, unsettled=unsettled)
+        earlier = [_day_keys(site, day - timedelta(days=back), recent) for back in (1, 2)]
+        arrays = day_arrays(site.pk, tz, day, earlier, dictionaries, next_number, cutoff=cutoff, unsettled=unsettled)
         if arrays is None:
             return None
-        columns, recent[day] = arrays
+        columns, recent[day], next_number = arrays
         objects += [
             ProvisionalColumns(site=site, day=day, name=name, dtype=dtype, data=data)
             for name, (dtype, data) in columns.items()
@@ -290,4 +330,4 @@ def columns_reset(site):
     ColumnValues.objects.filter(site=site).delete()
     VisitColumns.objects.filter(site=site).delete()
     ProvisionalColumns.objects.filter(site=site).delete()
-    RollupState.objects.filter(site=site).update(columns_from=None, columns_until=None)
+    RollupState.objects.filter(site=site).update(columns_from=None, columns_until=None, columns_visitors=0)

@@ -227,6 +227,9 @@ class RollupState(models.Model):
     # columns_from have no visits.
     columns_from = models.DateField(null=True, blank=True)
     columns_until = models.DateField(null=True, blank=True)
+    # The next visitor number of the column store (its `vnum` arrays: a visitor id's number, shared with the same id on
+    # the two days before; tracking.columns.number_visitors).
+    columns_visitors = models.BigIntegerField(default=0)
     # ProvisionalColumns hold the provisional snapshot's days (same cutoff) after the store as it stood then (None: no
     # snapshot of columns; the reader then reads those days raw).
     provisional_columns_after = models.DateField(null=True, blank=True)

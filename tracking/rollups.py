@@ -429,7 +429,9 @@ def provisional_refresh(site, *, now=None):
         after = locked.columns_until
         column_rows = None
         if after is not None:
-            column_rows = snapshot(site, tz, after + timedelta(days=1), last, cutoff, open_ids, after)
+            column_rows = snapshot(
+                site, tz, after + timedelta(days=1), last, cutoff, open_ids, after, locked.columns_visitors
+            )
         ProvisionalRollup.objects.filter(site=site).delete()
         ProvisionalRollup.objects.bulk_create(rows, batch_size=2000)
         SegmentProvisional.objects.filter(site=site).delete()

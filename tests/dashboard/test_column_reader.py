@@ -131,9 +131,9 @@ def test_the_answers_come_from_the_columns(busy):
         before = engine.run(busy, query).rows
     assert before
     assert not [q["sql"] for q in captured.captured_queries if '"tracking_visit"' in q["sql"]]
-    # Poisoned: 9 March's visitor ids all made one. The answer must show it (so it was read from the columns).
-    row = VisitColumns.objects.get(site=busy, day=date(2026, 3, 9), name="visitor")
-    dtype, data = columns.pack_ints([1] * len(columns.unpack(row.dtype, row.data)), signed=True)
+    # Poisoned: 9 March's visitors all made one. The answer must show it (so it was read from the columns).
+    row = VisitColumns.objects.get(site=busy, day=date(2026, 3, 9), name="vnum")
+    dtype, data = columns.pack_ints([1] * len(columns.unpack(row.dtype, row.data)))
     VisitColumns.objects.filter(pk=row.pk).update(dtype=dtype, data=data)
     assert engine.run(busy, query).rows != before
 
@@ -243,6 +243,30 @@ def test_visit_refs_find_each_rows_visit_within_two_days():
     vday, position = columns.visit_refs([9, 7, 1, 5, 4], [today, yesterday, before])
     assert vday.tolist() == [0, 1, 2, 0, columns.UNKNOWN_DAY]
     assert position.tolist()[:4] == [1, 1, 0, 0]
+
+
+def test_visitors_keep_their_number_from_the_days_before_and_new_ones_are_numbered_in_order():
+    numbers, next_number = columns.number_visitors([70, 50, 70, 90, 60], [60, 10, 60], [4, 2, 4], 7)
+    assert numbers.tolist() == [7, 8, 7, 9, 4]  # 60 was seen before; 70, 50, 90 are new, numbered as they come
+    assert next_number == 10
+    assert columns.number_visitors([], [1], [0], 3)[1] == 3
+    assert columns.number_visitors([5, 5], [], [], 0)[0].tolist() == [0, 0]
+
+
+def test_a_visitor_across_local_midnight_has_one_number_on_both_days(busy):
+    rollups.rollups_fill(busy, now=AFTER_EVERYTHING)
+    by_visitor, days_of, arrays = {}, {}, {}
+    for row in VisitColumns.objects.filter(site=busy, name__in=["visitor", "vnum"]):
+        arrays[(row.day, row.name)] = columns.unpack(row.dtype, row.data).tolist()
+    for day in {day for day, _ in arrays}:
+        for visitor, number in zip(arrays[(day, "visitor")], arrays[(day, "vnum")], strict=True):
+            by_visitor.setdefault(visitor, set()).add(number)
+            days_of.setdefault(visitor, set()).add(day)
+    assert any(len(days) == 2 for days in days_of.values())  # second visits after local midnight
+    assert by_visitor and all(len(numbers) == 1 for numbers in by_visitor.values())
+    numbers = sorted(next(iter(n)) for n in by_visitor.values())
+    assert numbers == list(range(len(numbers)))  # dense: one number a visitor
+    assert RollupState.objects.get(site=busy).columns_visitors == len(numbers)
 
 
 def test_integers_are_packed_in_the_smallest_type_that_holds_them():

@@ -9,11 +9,10 @@ from datetime import timedelta
 import numpy as np
 from django.db import connection
 
-from dashboard import rollup_reader
 from tracking import columns as store
 from tracking.models import ColumnValues, ProvisionalColumns, Visit, VisitColumns
 from tracking.rollup_segments import among
-from tracking.rollups import LocalDate, day_bounds
+from tracking.rollups import LocalDate, day_bounds, fetch_rows
 
 SPAN_DAYS = 2  # a visit's page views lie within two days of its start (engine._VISIT_SPAN)
 # With the query's own, the tail's visit fields read at once: the dashboard's cards and default panels ask for these.
@@ -416,7 +415,7 @@ def _transposed(rows, width):
 
 
 def _rows(queryset):
-    return rollup_reader._fetch(queryset)
+    return fetch_rows(queryset)
 
 
 def _narrow(parts):

@@ -18,7 +18,7 @@ from datetime import timedelta
 import numpy as np
 from django.db import connection
 
-from dashboard import rollup_reader
+from dashboard import providers, rollup_reader
 from dashboard.buckets import pct
 from dashboard.column_frame import SPAN_DAYS, TAIL_FIELDS, Frame, UnknownVisit
 from dashboard.filters import python_match
@@ -48,10 +48,8 @@ def families(run):
 
 
 def _served(run):
-    from dashboard.engine import provided_metrics
-
     query = run.query
-    if provided_metrics(query) or "time:hour" in query.dimensions:
+    if providers.provided_metrics(query) or "time:hour" in query.dimensions:
         return False
     if run.event_dim not in (None, "event:page", "event:goal"):
         return False

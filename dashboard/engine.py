@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, F, Sum
 from django.db.models.functions import Trunc
 
-from dashboard import column_reader, rollup_reader
+from dashboard import column_reader, providers, rollup_reader
 from dashboard.buckets import advance as _advance
 from dashboard.buckets import display as _display
 from dashboard.buckets import pct as _pct
@@ -39,32 +39,6 @@ from tracking.rollup_segments import among
 _VISIT_SPAN = timedelta(days=2)
 MATCHED_IDS_MAX = 250_000
 _TIME_KIND = {"time:hour": "hour", "time:day": "day", "time:week": "week", "time:month": "month"}
-_METRIC_PROVIDERS = {}
-# Revenue: providers of conversion_rate for queries without a goal that ask for their metric (see register_metric).
-_CONVERSION_PROVIDERS = {}
-
-
-def provided_metrics(query):
-    """The metrics of a query that registered providers compute (not the engine's own tables)."""
-    provided = {m for m in query.metrics if m in _METRIC_PROVIDERS}
-    if provided & set(_CONVERSION_PROVIDERS) and "conversion_rate" in query.metrics and not has_goal(query):
-        provided.add("conversion_rate")
-    return provided
-
-
-def register_metric(name, provider, *, conversion_rate=None):
-    """Let another app add a metric (revenue). `provider(context) -> {dimension key tuple: value}`.
-
-    With `conversion_rate` (a provider of the same shape), a query that asks for `name` and has no goal may ask for
-    conversion_rate too, and gets that provider's rates (revenue: paying visitors / visitors), 0 on other rows.
-    """
-    from dashboard import query as query_module
-
-    query_module.EXTRA_METRICS.add(name)
-    _METRIC_PROVIDERS[name] = provider
-    if conversion_rate is not None:
-        query_module.GOALLESS_CONVERSION_METRICS.add(name)
-        _CONVERSION_PROVIDERS[name] = conversion_rate
 
 
 @dataclass
@@ -72,25 +46,6 @@ class Result:
     rows: list  # [{"dimensions": [...], "metrics": [...]}]
     total_rows: int
     meta: dict = field(default_factory=dict)
-
-
-@dataclass
-class Context:
-    """What a metric provider needs: the site, the query, the range in UTC and the visit set."""
-
-    site: object
-    query: object
-    tz: ZoneInfo
-    start: datetime
-    end: datetime
-    goals: list
-    # Added for revenue: how the engine writes a key part (local naive datetimes for time buckets, "" for None),
-    # the engine's own figures so far ({key: {"visitors": …}}, read-only), meta merged into Result.meta, and a
-    # scratch dict shared by the providers of one run (so related metrics share one query).
-    key_value: object = None
-    computed: dict = field(default_factory=dict)
-    meta: dict = field(default_factory=dict)
-    scratch: dict = field(default_factory=dict)
 
 
 def earliest_day(site):
@@ -400,26 +355,18 @@ class _Run:
             families[key].update(visitors=len(visitors[key]), visits=len(visits[key]), events=n)
 
     def _extra_metrics(self, families):
-        extra = [m for m in self.query.metrics if m in _METRIC_PROVIDERS]
-        if not extra:
+        if not providers.extra_metrics(self.query):
             return
-        context = Context(
+        context = providers.Context(
             site=self.site, query=self.query, tz=self.tz, start=self.start, end=self.end, goals=self.goals,
             key_value=self._key_value, computed=dict(families),
         )  # fmt: skip
-        for metric in extra:
-            for key, value in _METRIC_PROVIDERS[metric](context).items():
-                families[key][metric] = value
-        conversion = next((_CONVERSION_PROVIDERS[m] for m in extra if m in _CONVERSION_PROVIDERS), None)
-        if conversion is not None and "conversion_rate" in self.query.metrics and not has_goal(self.query):
-            # Goal-less conversion_rate (query.validate allows it only beside such a metric): the provider's rates.
-            rates = conversion(context)
-            for key in set(families) | set(rates):
-                families[key]["conversion_rate"] = rates.get(key, 0.0)
+        providers.add_metrics(context, families)
         self.meta.update(context.meta)
 
     def _finish(self, families):
         metrics = self.query.metrics
+        provided = set(providers.extra_metrics(self.query))
         rows = []
         for key, values in families.items():
             visits = values.get("visits", 0)
@@ -436,7 +383,7 @@ class _Run:
                 "events": values.get("events", 0),
                 "conversion_rate": values.get("conversion_rate", 0.0),
             }
-            row_metrics = [values.get(m, 0) if m in _METRIC_PROVIDERS else computed[m] for m in metrics]
+            row_metrics = [values.get(m, 0) if m in provided else computed[m] for m in metrics]
             if self.query.dimensions and not any(row_metrics) and not self.time_dim:
                 continue
             rows.append({"dimensions": [_display(v) for v in key], "metrics": row_metrics, "_key": key})

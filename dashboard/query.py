@@ -42,7 +42,7 @@ BASE_METRICS = (
     "visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration", "events",
     "conversion_rate",
 )  # fmt: skip
-# Other apps (revenue) add metrics through dashboard.engine.register_metric; the names are known here.
+# Other apps (revenue) add metrics through dashboard.providers.register_metric; the names are known here.
 EXTRA_METRICS = set()
 # Revenue: registered metrics beside which conversion_rate needs no goal (it is then paying visitors / visitors).
 GOALLESS_CONVERSION_METRICS = set()

@@ -109,21 +109,21 @@ def daily(run, segment, codes, state, goals=()):
 
 
 def _snapshot_covers(state, day, goals):
-    """The unfiltered snapshot's test (rollup_reader.snapshot_covers), for a day after the last complete one (a day
+    """The unfiltered snapshot's test (rollup_tail.snapshot_covers), for a day after the last complete one (a day
     the segment rollups lack but the daily ones have is read raw), with the segments summed into it."""
-    from dashboard import rollup_reader  # it imports this module
+    from dashboard import rollup_tail  # it imports this module
 
     after_complete = state.complete_until is not None and day > state.complete_until
-    return state.provisional_segments and after_complete and rollup_reader.snapshot_covers(state, day, goals)
+    return state.provisional_segments and after_complete and rollup_tail.snapshot_covers(state, day, goals)
 
 
 def _snapshot_day(run, segment, day, codes, goals, state):
     """[(dimension, value, Stats with carry_in)] of a day of the provisional snapshot: the segment's snapshot rows,
-    corrected for the visitors active since its cutoff, as the unfiltered snapshot is (dashboard.rollup_reader):
+    corrected for the visitors active since its cutoff, as the unfiltered snapshot is (dashboard.rollup_tail):
     their rows in the segment are summed as the snapshot saw them and in full, and the difference is added.
 
     The snapshot's rows are read once per page render, every dimension."""
-    from dashboard import rollup_reader  # it imports this module
+    from dashboard import rollup_tail  # it imports this module
 
     key = ("segment_snapshot", run.site.pk, segment, day)
     if key not in run.memo:
@@ -138,20 +138,20 @@ def _snapshot_day(run, segment, day, codes, goals, state):
         models.append(Event)
     fields = sorted({*(c for c in codes if c not in (rollups.TOTAL, rollups.PAGE, rollups.GOAL)), segment[0]})
     start, end = rollups.day_bounds(run.tz, day - timedelta(days=1))[0], rollups.day_bounds(run.tz, day)[1]
-    raw = rollup_reader._active_rows(run, run.site.pk, run.tz, state.provisional_cutoff, start, end, models, fields)
+    raw = rollup_tail.active_rows(run, run.site.pk, run.tz, state.provisional_cutoff, start, end, models, fields)
     if raw is not None:
         _correct(out, raw, segment, day, codes, goals, state)
     return [(dim, value, stats) for (dim, value), stats in out.items()]
 
 
 def _correct(out, raw, segment, day, codes, goals, state):
-    from dashboard import rollup_reader
+    from dashboard import rollup_tail  # it imports this module
 
     index = 4 + raw["field_index"][segment[0]]
     ids = {visit_id for visit_id, row in raw["by_id"].items() if (row[index] or "") == segment[1]}
     dim_fields = [c for c in codes if c not in (rollups.TOTAL, rollups.PAGE, rollups.GOAL)]
     picked = [4 + raw["field_index"][f] for f in dim_fields]
-    matchers, carried = rollups.goal_matchers(goals), rollup_reader._carried(raw)
+    matchers, carried = rollups.goal_matchers(goals), rollup_tail.carried_visitors(raw)
 
     def sums(on, snapshot):
         visits = [
@@ -169,7 +169,7 @@ def _correct(out, raw, segment, day, codes, goals, state):
         full_before = sums(previous, False)
         before = (full_before, full_before if previous <= state.complete_until else sums(previous, True))
     # carry_in lives on this day's rows (a day's carry on the day before's, in the unfiltered rollups).
-    rollup_reader.apply_change(
+    rollup_tail.apply_change(
         codes, full, seen, lambda dim, value: out.setdefault((dim, value), rollups.Stats()),
         before=before, carry_entry=lambda dim, value: out.get((dim, value)),
     )  # fmt: skip

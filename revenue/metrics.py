@@ -1,6 +1,6 @@
 """Revenue in the query engine: Stripe payments as metrics beside visitors, by the same dimensions and filters.
 
-Registered with `dashboard.engine.register_metric` (and the top cards with `dashboard.formatting.register_card`)
+Registered with `dashboard.providers.register_metric` (and the top cards with `dashboard.formatting.register_card`)
 when the app is ready, so the dashboard, the Stats API and CSV export get them like any metric.
 
 Metrics (money in the site's reporting currency, a plain number rounded to its decimals: 12.3, 1500 for JPY;
@@ -34,7 +34,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Trunc
 
-from dashboard import engine, formatting
+from dashboard import formatting, providers
 from dashboard.filters import event_qs, visit_q
 from dashboard.query import TIME_DIMENSIONS, VISIT_DIMENSIONS, QueryError
 from humblytics.currencies import stripe_exponent
@@ -222,7 +222,7 @@ def format_money(value):
 
 def register():
     for name, provider in PROVIDERS.items():
-        engine.register_metric(name, provider, conversion_rate=conversion_rate)
+        providers.register_metric(name, provider, conversion_rate=conversion_rate)
     from revenue.selectors import site_has_revenue
 
     # Revenue cards and columns appear for sites with a Stripe connection (or synced payments) only.

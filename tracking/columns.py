@@ -201,15 +201,14 @@ def day_arrays(site_id, tz, day, earlier, dictionaries, next_number, *, cutoff=N
     it) and its page views and events (with `cutoff`, only those of such visits, or of the days before, whose keys
     `earlier` holds). None when a row's visit is neither among those nor among `unsettled`: a visit older than two
     days, which only the raw rows can answer for."""
-    from dashboard.rollup_reader import _fetch
     from tracking.models import Visit
-    from tracking.rollups import day_bounds
+    from tracking.rollups import day_bounds, fetch_rows
 
     start, end = day_bounds(tz, day)
     visit_rows = Visit.objects.filter(site_id=site_id, started_at__gte=start, started_at__lt=end)
     if cutoff is not None:
         visit_rows = visit_rows.filter(last_seen_at__lt=cutoff)
-    visits = _fetch(
+    visits = fetch_rows(
         visit_rows.order_by("id").values_list("id", "visitor_id", "is_bounce", "duration", "pageviews", *VISIT_TEXT)
     )
     ids = np.array([row[0] for row in visits], dtype=np.int64)
@@ -230,7 +229,7 @@ def day_arrays(site_id, tz, day, earlier, dictionaries, next_number, *, cutoff=N
         name = field_column(field)
         columns[name] = pack_ints(dictionaries[name].code([row[offset] for row in visits]))
     for prefix, model, value_columns in row_tables():
-        rows = _fetch(
+        rows = fetch_rows(
             model.objects.filter(site_id=site_id, timestamp__gte=start, timestamp__lt=end).values_list(
                 "visit_id", *value_columns
             )

@@ -1,0 +1,270 @@
+"""The days after the last complete one (the tail) for dashboard.rollup_reader: the provisional snapshot corrected with
+the raw rows of the visitors active since its cutoff, or, without a usable snapshot, the raw rows themselves.
+
+Both add their days to the reader's {dimension: {(day, value): Stats}}, with the carries into and between them.
+"""
+
+from collections import defaultdict
+from datetime import timedelta
+
+from django.db.models import BooleanField, ExpressionWrapper, Q
+
+from dashboard import segment_reader
+from tracking import rollups
+from tracking.models import Event, PageView, ProvisionalRollup, Visit
+from tracking.rollup_segments import among
+from tracking.rollups import LocalDate, fetch_rows
+
+
+def snapshot_covers(state, day, goals):
+    """Whether the provisional snapshot holds `day` (and every day between the last complete one and it), counting
+    these goals."""
+    return (
+        state.provisional_cutoff is not None
+        and state.provisional_from == state.complete_until + timedelta(days=1)
+        and state.provisional_until >= day
+        and {g.pk for g in goals} <= set(state.provisional_goals)
+    )
+
+
+def apply_change(codes, full, seen, entry, *, before=None, carry_entry=None):
+    """Add to a snapshot what one day's rows of the active visitors change: `full` and `seen` are aggregate()'s
+    answers for those rows in full and as the snapshot saw them; `entry(dim, value)` is the Stats to add to. With
+    `before` (the day before's full and seen answers), the change in the carries between the two days goes to
+    `carry_entry(dim, value)` (None: nothing to carry into)."""
+    for dim in codes:
+        then = seen[0][dim]
+        for value, stats in full[0][dim].items():
+            entry(dim, value).add_change(stats, then.get(value) or rollups.Stats())
+    if before is None:
+        return
+    now_carried, then_carried = rollups.carries(before[0][1], full[1]), rollups.carries(before[1][1], seen[1])
+    for dim in codes:
+        for value, count in now_carried[dim].items():
+            target = carry_entry(dim, value)
+            if target is not None:
+                target.carry += count - then_carried[dim].get(value, 0)
+
+
+def _carry_entry(run, result, dim, day, value):
+    """The entry that holds `day`'s carry into the next day (None when `day` is before the range). Without time
+    buckets the stored days are one summed entry: the last stored day's carry gets an entry of its own."""
+    if day < run.query.date_range.start:
+        return None
+    return result[dim].setdefault((day, value), rollups.Stats())
+
+
+def from_raw(run, codes, result, tail_start, goals):
+    """The unfilled tail (today, maybe yesterday): the same computation on raw rows, with live carries."""
+    date_range = run.query.date_range
+    previous_pairs = None
+    if tail_start - timedelta(days=1) >= date_range.start:
+        previous_pairs = rollups.day_stats(run.site.pk, run.tz, tail_start - timedelta(days=1), codes, goals)[1]
+    day = tail_start
+    while day <= date_range.end:
+        stats, pairs = rollups.day_stats(run.site.pk, run.tz, day, codes, goals)
+        if previous_pairs is not None:
+            for dim, counts in rollups.carries(previous_pairs, pairs).items():
+                for value, count in counts.items():
+                    entry = _carry_entry(run, result, dim, day - timedelta(days=1), value)
+                    if entry is not None:
+                        entry.carry = count
+        for dim in codes:
+            for value, entry in stats[dim].items():
+                result[dim][(day, value)] = entry
+        previous_pairs = pairs
+        day += timedelta(days=1)
+
+
+def from_snapshot(run, state, codes, result, tail_start, goals):
+    """The snapshot of the tail days, corrected for the visitors active since its cutoff.
+
+    Rows the snapshot left out (visits that had not ended by the cutoff, page views and events after it) all
+    belong to visitors with a visit seen after the cutoff. For those visitors only, their rows of the tail
+    days (and of the day before, for carries) are summed twice: as the snapshot saw them and in full; the
+    difference is added to the snapshot. Every other visitor is counted in the snapshot already.
+    """
+    date_range, site_id, tz, cutoff = run.query.date_range, run.site.pk, run.tz, state.provisional_cutoff
+    rows = ProvisionalRollup.objects.filter(
+        site_id=site_id, dimension__in=codes, day__gte=tail_start, day__lte=date_range.end
+    ).values_list("dimension", "day", "value", "visitors", "visits", "bounces", "duration", "pageviews", "carry_in")
+    carry_in = []
+    for dim, day, value, *numbers, carried in fetch_rows(rows):
+        result[dim][(day, value)] = rollups.Stats(*numbers)
+        if carried:
+            carry_in.append((dim, day - timedelta(days=1), value, carried))
+    for dim, day, value, carried in carry_in:
+        entry = _carry_entry(run, result, dim, day, value)
+        if entry is not None:
+            entry.carry = carried
+    first = tail_start - timedelta(days=1)  # the day before, for carries into the tail
+    start, end = rollups.day_bounds(tz, first)[0], rollups.day_bounds(tz, date_range.end)[1]
+    timed = []  # (model, value column) of the event rows the dimensions need
+    if rollups.PAGE in codes or (rollups.GOAL in codes and any(g.kind == "page" for g in goals)):
+        timed.append((PageView, "pathname"))
+    if rollups.GOAL in codes and any(g.kind != "page" for g in goals):
+        timed.append((Event, "name"))
+    fields = [dim for dim in codes if dim not in (rollups.TOTAL, rollups.PAGE, rollups.GOAL)]
+    raw = active_rows(run, site_id, tz, cutoff, start, end, [model for model, _ in timed], fields)
+    if raw is None:
+        return
+    matchers = rollups.goal_matchers(goals)
+
+    def summed(dims, day, snapshot, with_goals=False):
+        # Rows are (local day, settled by the cutoff, …): split once per render (see active_rows).
+        dim_fields = [dim for dim in dims if dim not in (rollups.TOTAL, rollups.PAGE, rollups.GOAL)]
+        picked = [4 + raw["field_index"][f] for f in dim_fields]
+        visit_rows = raw["visits"].get((day, snapshot), ()) if set(dims) - {rollups.PAGE, rollups.GOAL} else ()
+        day_visits = [(*row[:4], *(row[i] for i in picked)) for row in visit_rows]
+        timed_rows = {model: raw[model].get((day, snapshot), ()) for model, _ in timed}
+        return rollups.aggregate(
+            dims, dim_fields, day_visits, timed_rows.get(PageView, ()), timed_rows.get(Event, ()),
+            matchers if with_goals else ((), {}), pairs_of=carried_visitors(raw),
+        )  # fmt: skip
+
+    def shared(family, dims, day, snapshot):
+        # The dashboard's usual dimensions summed once per render for all its queries, not once per query.
+        key = ("tail_sums", family, site_id, cutoff, start, end, day, snapshot)
+        if key not in run.memo:
+            run.memo[key] = summed(dims, day, snapshot)
+        return run.memo[key]
+
+    def sums(day, snapshot):
+        stats, pairs, rest = {}, {}, []
+        visit_codes = [code for code in codes if code not in (rollups.PAGE, rollups.GOAL)]
+        parts = []
+        if run.memo_shared and visit_codes and set(visit_codes) <= set(SHARED_VISIT_DIMS):
+            parts.append((visit_codes, shared("visits", SHARED_VISIT_DIMS, day, snapshot)))
+        else:
+            rest += visit_codes
+        if rollups.PAGE in codes:
+            parts.append(([rollups.PAGE], shared("pages", (rollups.PAGE,), day, snapshot)))
+        if rollups.GOAL in codes:
+            rest.append(rollups.GOAL)
+        if rest:
+            parts.append((rest, summed(rest, day, snapshot, with_goals=True)))
+        for dims, (part_stats, part_pairs) in parts:
+            for dim in dims:
+                stats[dim], pairs[dim] = part_stats[dim], part_pairs[dim]
+        return stats, pairs
+
+    # The day before is summed only for its carries into the tail, which only visitors seen on both days make.
+    full = {first: sums(first, False)} if first >= date_range.start and carried_visitors(raw) else {}
+    seen = dict(full)
+    day = tail_start
+    while day <= date_range.end:
+        full[day], seen[day] = sums(day, False), sums(day, True)
+        previous = day - timedelta(days=1)
+        apply_change(
+            codes, full[day], seen[day], lambda dim, value, d=day: result[dim].setdefault((d, value), rollups.Stats()),
+            before=(full[previous], seen[previous]) if previous in full else None,
+            carry_entry=lambda dim, value, p=previous: _carry_entry(run, result, dim, p, value),
+        )  # fmt: skip
+        day += timedelta(days=1)
+
+
+SHARED_VISIT_DIMS = segment_reader.SHARED_VISIT_DIMS
+
+
+def active_rows(run, site_id, tz, cutoff, start, end, models, fields):
+    """The raw rows of the visitors active since the snapshot's cutoff, fetched once per page render.
+
+    {"visits": {(local day, snapshot): [(visitor_id, is_bounce, duration, pageviews, *VISIT_FIELDS)]}, "by_id": those
+    rows by visit id,
+    PageView: {(local day, snapshot): [(visitor_id, visit_id, pathname)]}, Event: likewise with names}: a row
+    is under (day, False) always and under (day, True) too when the snapshot counted it (its visit had ended,
+    or it happened, before the cutoff). None when nobody was active.
+    """
+    key = ("active_rows", site_id, cutoff, start, end)
+    first_day, last_day = start.astimezone(tz).date(), (end - timedelta(microseconds=1)).astimezone(tz).date()
+    found = run.memo.get(key)
+    # A visit active after the cutoff started less than two days before it (as everywhere in the engine).
+    earliest = max(start - timedelta(days=1), cutoff - timedelta(days=2))
+    shared = [dim for dim in SHARED_VISIT_DIMS if dim]
+    if found is not None and not set(fields) <= set(found["field_index"]):
+        found = None  # a rarer dimension: read the visits again, with every field
+    if found is None:
+        columns = shared if set(fields) <= set(shared) else rollups.VISIT_FIELDS  # fewer columns, less decoding
+        state = run.memo[("rollup_state", site_id)]
+        open_ids = state.provisional_open
+        if open_ids is None:  # a snapshot from before open visits were kept: find them (a scan of two days)
+            active = Visit.objects.filter(
+                site_id=site_id, last_seen_at__gte=cutoff, started_at__gte=earliest, started_at__lt=end
+            ).values("visitor_id")
+        else:  # open at the snapshot (their visitors kept with it), or started since its cutoff: no scan
+            if state.provisional_open_visitors is not None:
+                active = set(state.provisional_open_visitors)
+            else:
+                active = set(
+                    among(Visit.objects.filter(site_id=site_id), "id", open_ids).values_list("visitor_id", flat=True)
+                )
+            active.update(
+                Visit.objects.filter(site_id=site_id, started_at__gte=cutoff, started_at__lt=end).values_list(
+                    "visitor_id", flat=True
+                )
+            )
+            active = list(active)
+        # The local day and "settled" come from SQL: decoding thousands of timestamptz values costs more. The days
+        # are kept by the local day, not by a started_at range, so PostgreSQL finds these few visitors by the
+        # (site, visitor_id) index instead of filtering two days of visits.
+        local_day = LocalDate("started_at", tzinfo=tz)
+        if open_ids is None:
+            visits_of = Visit.objects.filter(
+                site_id=site_id, started_at__gte=start - timedelta(days=1), started_at__lt=end, visitor_id__in=active
+            )
+        else:
+            visits_of = among(Visit.objects.filter(site_id=site_id), "visitor_id", active)
+        rows = (
+            visits_of.annotate(local_day=local_day, settled=_before(cutoff, "last_seen_at"))
+            .filter(local_day__gte=first_day - timedelta(days=1), local_day__lte=last_day)
+            .values_list("id", "local_day", "settled", "visitor_id", "is_bounce", "duration", "pageviews", *columns)
+        )
+        visits, by_id = defaultdict(list), {}
+        for visit_id, day, settled, *rest in fetch_rows(rows):
+            visits[(day, False)].append(rest)
+            if settled:
+                visits[(day, True)].append(rest)
+            by_id[visit_id] = rest
+        found = {**run.memo.get(key, {}), "visits": visits, "ids": set(by_id), "by_id": by_id}
+        found["field_index"] = {name: index for index, name in enumerate(columns)}
+        run.memo[key] = found
+    if not found["ids"]:
+        return None
+    for model in models:
+        if model not in found:
+            column = "pathname" if model is PageView else "name"
+            # By their visits' ids (the visit index: a few thousand lookups), kept to the range by the local day — a
+            # timestamp range would let PostgreSQL scan two days of page views and filter them by the ids instead.
+            rows = (
+                among(model.objects.filter(site_id=site_id), "visit_id", list(found["ids"]))
+                .annotate(local_day=LocalDate("timestamp", tzinfo=tz), settled=_before(cutoff, "timestamp"))
+                .filter(local_day__gte=first_day, local_day__lte=last_day)
+                .values_list("local_day", "settled", "visitor_id", "visit_id", column)
+            )
+            split = defaultdict(list)
+            for day, settled, visitor, visit_id, value in fetch_rows(rows):
+                split[(day, False)].append((visitor, visit_id, value))
+                if settled:
+                    split[(day, True)].append((visitor, visit_id, value))
+            found[model] = split
+    return found
+
+
+def carried_visitors(raw):
+    """The active visitors seen on two adjacent days: the only ones whose (visitor, value) pairs make carries."""
+    key = ("carried", *(model in raw for model in (PageView, Event)))  # page views or events may come later
+    if key not in raw:
+        by_day = defaultdict(set)
+        for part in (raw["visits"], *(raw[model] for model in (PageView, Event) if model in raw)):
+            for (day, snapshot), rows in part.items():
+                if not snapshot:
+                    by_day[day].update(row[0] for row in rows)
+        carried = set()
+        for day, visitors in by_day.items():
+            carried |= visitors & by_day.get(day + timedelta(days=1), set())
+        raw[key] = carried
+    return raw[key]
+
+
+def _before(moment, column):
+    return ExpressionWrapper(Q(**{f"{column}__lt": moment}), output_field=BooleanField())

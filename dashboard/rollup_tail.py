@@ -169,8 +169,8 @@ SHARED_VISIT_DIMS = segment_reader.SHARED_VISIT_DIMS
 def active_rows(run, site_id, tz, cutoff, start, end, models, fields):
     """The raw rows of the visitors active since the snapshot's cutoff, fetched once per page render.
 
-    {"visits": {(local day, snapshot): [(visitor_id, is_bounce, duration, pageviews, *VISIT_FIELDS)]}, "by_id": those
-    rows by visit id,
+    {"visits": {(local day, snapshot): [(visitor_id, is_bounce, duration, pageviews, *fields)]}, "by_id": those
+    rows by visit id, "field_index": where each field read sits among `fields` (the usual ones and those asked),
     PageView: {(local day, snapshot): [(visitor_id, visit_id, pathname)]}, Event: likewise with names}: a row
     is under (day, False) always and under (day, True) too when the snapshot counted it (its visit had ended,
     or it happened, before the cutoff). None when nobody was active.
@@ -180,11 +180,13 @@ def active_rows(run, site_id, tz, cutoff, start, end, models, fields):
     found = run.memo.get(key)
     # A visit active after the cutoff started less than two days before it (as everywhere in the engine).
     earliest = max(start - timedelta(days=1), cutoff - timedelta(days=2))
-    shared = [dim for dim in SHARED_VISIT_DIMS if dim]
+    # The usual fields and those asked only (decoding all 21 text fields of thousands of visits cost more than the
+    # statement); a rarer dimension asked later reads the visits again with it added.
+    columns = [dim for dim in SHARED_VISIT_DIMS if dim]
     if found is not None and not set(fields) <= set(found["field_index"]):
-        found = None  # a rarer dimension: read the visits again, with every field
+        columns, found = list(found["field_index"]), None
+    columns += [f for f in fields if f not in columns]
     if found is None:
-        columns = shared if set(fields) <= set(shared) else rollups.VISIT_FIELDS  # fewer columns, less decoding
         state = run.memo[("rollup_state", site_id)]
         open_ids = state.provisional_open
         if open_ids is None:  # a snapshot from before open visits were kept: find them (a scan of two days)

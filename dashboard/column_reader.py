@@ -333,9 +333,9 @@ class _Answer:
     def families(self):
         from collections import defaultdict
 
-        from dashboard.engine import has_only_goal_filter
+        from dashboard.engine import fill_event_counts  # it imports this module
 
-        metrics, run = self.query.metrics, self.run
+        run = self.run
         families = defaultdict(dict)
         if run.event_dim == "event:page":
             self._pages(families)
@@ -347,29 +347,11 @@ class _Answer:
                     visitors=row["visitors"], visits=row["visits"], bounces=row["bounce"], duration=row["duration"],
                     pageviews=row["pageviews"],
                 )  # fmt: skip
-            counted_pageviews = None
-            goal_events = "events" in metrics and has_only_goal_filter(self.query)
-            if run.event_filtered and ({"pageviews", "views_per_visit"} & set(metrics) or goal_events):
-                counted_pageviews = self._count("pv", self.pv)
-                for key in set(families) | set(counted_pageviews):
-                    families[key]["pageviews"] = counted_pageviews.get(key, 0)
-            if "events" in metrics:
-                counted_events = self._count("ev", self.ev)
-                if run.event_filtered and goal_events:
-                    for key, n in counted_pageviews.items():
-                        counted_events[key] = counted_events.get(key, 0) + n
-                for key in set(families) | set(counted_events):
-                    families[key]["events"] = counted_events.get(key, 0)
-            if "conversion_rate" in metrics:
-                totals = self.visit_metrics("base", visitors_only=True)
-                for key, values in families.items():
-                    total = (totals.get(key) or {}).get("visitors") or 0
-                    values["conversion_rate"] = pct(values.get("visitors", 0), total)
-                from dashboard.buckets import display
-
-                run.meta["all_visitors"] = {
-                    tuple(display(v) for v in key): row["visitors"] or 0 for key, row in totals.items()
-                }
+            fill_event_counts(
+                families, run, count_pageviews=lambda: self._count("pv", self.pv),
+                count_events=lambda: self._count("ev", self.ev),
+                base_totals=lambda: self.visit_metrics("base", visitors_only=True),
+            )  # fmt: skip
         return families
 
     def _pages(self, families):

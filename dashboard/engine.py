@@ -199,37 +199,20 @@ class _Run:
         if self.event_dim is not None:
             self._event_dimension(families)
             return
-        metrics = self.query.metrics
         visits = self.visits.annotate(is_bounce_int=_bounce_int())
         for key, row in self.visit_metrics(visits).items():
             families[key].update(
                 visitors=row["visitors"] or 0, visits=row["visits"] or 0, bounces=row["bounces"] or 0,
                 duration=row["duration"] or 0, pageviews=row["pageviews"] or 0,
             )  # fmt: skip
-        counted_pageviews = None
-        goal_events = "events" in metrics and has_only_goal_filter(self.query)
-        if self.event_filtered and ({"pageviews", "views_per_visit"} & set(metrics) or goal_events):
-            # With event filters, pageviews count only the matching page views (a join: only when asked).
-            counted_pageviews = self._count(self._pageviews())
-            for key in set(families) | set(counted_pageviews):
-                families[key]["pageviews"] = counted_pageviews.get(key, 0)
-        if "events" in metrics:
-            counted_events = self._count(self._events())
-            if self.event_filtered and goal_events:
-                # For goals, "events" are conversions: matching page views and custom events together.
-                for key, n in counted_pageviews.items():
-                    counted_events[key] = counted_events.get(key, 0) + n
-            for key in set(families) | set(counted_events):
-                families[key]["events"] = counted_events.get(key, 0)
-        if "conversion_rate" in metrics:
-            totals = self._group(self.base_visits, "", "started_at", visitors=Count("visitor_id", distinct=True))
-            for key, values in families.items():
-                total = (totals.get(key) or {}).get("visitors") or 0
-                values["conversion_rate"] = _pct(values.get("visitors", 0), total)
-            # Each row's visitors before the event filters: the denominator, for tables beside conversions.
-            self.meta["all_visitors"] = {
-                tuple(_display(v) for v in key): row["visitors"] or 0 for key, row in totals.items()
-            }
+        fill_event_counts(
+            families, self,
+            count_pageviews=lambda: self._count(self._pageviews()),
+            count_events=lambda: self._count(self._events()),
+            base_totals=lambda: self._group(
+                self.base_visits, "", "started_at", visitors=Count("visitor_id", distinct=True)
+            ),
+        )  # fmt: skip
 
     def _from_stores(self, families):
         """Fill `families` from the rollups or the column store, in that order; True when one answered (False: raw
@@ -437,6 +420,36 @@ class _Run:
                 index = dims.index(name)
                 rows.sort(key=lambda r, i=index: _sort_key(r["_key"][i]), reverse=direction == "desc")
         return rows
+
+
+def fill_event_counts(families, run, *, count_pageviews, count_events, base_totals):
+    """The visit families' counts beyond the visit sums, for both paths (raw SQL, the column store), from their
+    counters ({key: n}; base_totals: {key: {"visitors": n}} of the visits before the event filters): with event filters,
+    pageviews count only the matching page views (counted only when asked); events; conversion rates."""
+    metrics = run.query.metrics
+    counted_pageviews = None
+    goal_events = "events" in metrics and has_only_goal_filter(run.query)
+    if run.event_filtered and ({"pageviews", "views_per_visit"} & set(metrics) or goal_events):
+        counted_pageviews = count_pageviews()
+        for key in set(families) | set(counted_pageviews):
+            families[key]["pageviews"] = counted_pageviews.get(key, 0)
+    if "events" in metrics:
+        counted_events = count_events()
+        if run.event_filtered and goal_events:
+            # For goals, "events" are conversions: matching page views and custom events together.
+            for key, n in counted_pageviews.items():
+                counted_events[key] = counted_events.get(key, 0) + n
+        for key in set(families) | set(counted_events):
+            families[key]["events"] = counted_events.get(key, 0)
+    if "conversion_rate" in metrics:
+        totals = base_totals()
+        for key, values in families.items():
+            total = (totals.get(key) or {}).get("visitors") or 0
+            values["conversion_rate"] = _pct(values.get("visitors", 0), total)
+        # Each row's visitors before the event filters: the denominator, for tables beside conversions.
+        run.meta["all_visitors"] = {
+            tuple(_display(v) for v in key): row["visitors"] or 0 for key, row in totals.items()
+        }
 
 
 def has_only_goal_filter(query):

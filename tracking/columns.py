@@ -159,6 +159,9 @@ def columns_fill(site, *, now=None, max_days=None):
     return done
 
 
+KEY_COLUMNS = ("visit_id", "visitor", "vnum")  # what _day_keys reads of a day
+
+
 def _day_keys(site, day, recent):
     """(visit ids, visitor ids, visitor numbers) of a stored day's visits (empty arrays for a day without any)."""
     from tracking.models import VisitColumns
@@ -169,9 +172,6 @@ def _day_keys(site, day, recent):
     found = {name: unpack(dtype, data) for name, dtype, data in rows}
     empty = np.zeros(0, dtype=np.int64)
     return tuple(found.get(name, empty) for name in KEY_COLUMNS)
-
-
-KEY_COLUMNS = ("visit_id", "visitor", "vnum")
 
 
 def text_columns():

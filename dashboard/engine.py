@@ -351,22 +351,10 @@ class _Run:
         metrics = self.query.metrics
         provided = set(providers.extra_metrics(self.query))
         rows = []
+        # Only the metrics asked, computed per row (a page breakdown has thousands of rows).
+        compute = [(lambda values, m=m: values.get(m, 0)) if m in provided else _METRICS[m] for m in metrics]
         for key, values in families.items():
-            visits = values.get("visits", 0)
-            entries = values.get("bounce_entries", visits)
-            computed = {
-                "visitors": values.get("visitors", 0),
-                "visits": visits,
-                "pageviews": values.get("pageviews", 0),
-                "views_per_visit": round(values.get("entry_pageviews", values.get("pageviews", 0)) / entries, 2)
-                if entries
-                else 0.0,
-                "bounce_rate": _pct(values.get("bounces", 0), entries, digits=0),
-                "visit_duration": round(values.get("duration", 0) / entries) if entries else 0,
-                "events": values.get("events", 0),
-                "conversion_rate": values.get("conversion_rate", 0.0),
-            }
-            row_metrics = [values.get(m, 0) if m in provided else computed[m] for m in metrics]
+            row_metrics = [metric(values) for metric in compute]
             if self.query.dimensions and not any(row_metrics) and not self.time_dim:
                 continue
             rows.append({"dimensions": [_display(v) for v in key], "metrics": row_metrics, "_key": key})
@@ -420,6 +408,34 @@ class _Run:
                 index = dims.index(name)
                 rows.sort(key=lambda r, i=index: _sort_key(r["_key"][i]), reverse=direction == "desc")
         return rows
+
+
+def _entries(values):
+    """The visits a row's bounce rate, duration and views per visit are of: for a page, the visits entering on it."""
+    return values.get("bounce_entries", values.get("visits", 0))
+
+
+def _views_per_visit(values):
+    entries = _entries(values)
+    return round(values.get("entry_pageviews", values.get("pageviews", 0)) / entries, 2) if entries else 0.0
+
+
+def _visit_duration(values):
+    entries = _entries(values)
+    return round(values.get("duration", 0) / entries) if entries else 0
+
+
+# The engine's own metrics from a row's sums (_finish).
+_METRICS = {
+    "visitors": lambda values: values.get("visitors", 0),
+    "visits": lambda values: values.get("visits", 0),
+    "pageviews": lambda values: values.get("pageviews", 0),
+    "views_per_visit": _views_per_visit,
+    "bounce_rate": lambda values: _pct(values.get("bounces", 0), _entries(values), digits=0),
+    "visit_duration": _visit_duration,
+    "events": lambda values: values.get("events", 0),
+    "conversion_rate": lambda values: values.get("conversion_rate", 0.0),
+}
 
 
 def fill_event_counts(families, run, *, count_pageviews, count_events, base_totals):

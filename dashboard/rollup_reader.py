@@ -1,6 +1,6 @@
 """Answering unfiltered queries from daily rollups, the tail (days not complete yet) from the provisional
-snapshot corrected with the raw rows of the visitors active since its cutoff (or from raw rows when
-there is no usable snapshot).
+snapshot corrected with the raw rows of the visitors whose rows changed since it was taken (or from raw
+rows when there is no usable snapshot).
 
 Unique visitors over a run of days = the sum of each day's visitors minus, for each pair of adjacent
 days inside the run, the visitor ids seen on both (the rollups' `carry`). Visitor ids change every
@@ -246,7 +246,7 @@ def _daily(run, codes, state, goals=()):
     tail_start = max(date_range.start, complete_until + timedelta(days=1))
     if tail_start > date_range.end:
         return result
-    if rollup_tail.snapshot_covers(state, date_range.end, goals):
+    if rollup_tail.stored_snapshot_covers(state, date_range.end, goals):
         rollup_tail.from_snapshot(run, state, codes, result, tail_start, goals)
     else:
         rollup_tail.from_raw(run, codes, result, tail_start, goals)

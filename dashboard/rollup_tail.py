@@ -1,5 +1,7 @@
 """The days after the last complete one (the tail) for dashboard.rollup_reader: the provisional snapshot corrected with
-the raw rows of the visitors active since its cutoff, or, without a usable snapshot, the raw rows themselves.
+the raw rows of the visitors whose rows changed since it was taken, or, without a usable snapshot, the raw rows
+themselves. `active_rows` serves the segment snapshot (dashboard.segment_reader), which holds what had settled by an
+earlier cutoff: its correction reads every visitor active since then.
 
 Both add their days to the reader's {dimension: {(day, value): Stats}}, with the carries into and between them.
 """
@@ -7,11 +9,11 @@ Both add their days to the reader's {dimension: {(day, value): Stats}}, with the
 from collections import defaultdict
 from datetime import timedelta
 
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models import BooleanField, ExpressionWrapper, F, Q
 
 from dashboard import segment_reader
 from tracking import rollups
-from tracking.models import Event, PageView, ProvisionalRollup, Visit
+from tracking.models import Event, PageView, ProvisionalRollup, ProvisionalVisit, Visit
 from tracking.rollup_segments import among
 from tracking.rollups import LocalDate, fetch_rows
 
@@ -25,6 +27,13 @@ def snapshot_covers(state, day, goals):
         and state.provisional_until >= day
         and {g.pk for g in goals} <= set(state.provisional_goals)
     )
+
+
+def stored_snapshot_covers(state, day, goals):
+    """snapshot_covers for ProvisionalRollup, which also needs to know what it saw (snapshots from before it kept that
+    counted only what had settled: such a tail is read raw until the next refresh)."""
+    known = state.provisional_at is not None and state.provisional_seen is not None
+    return known and snapshot_covers(state, day, goals)
 
 
 def apply_change(codes, full, seen, entry, *, before=None, carry_entry=None):
@@ -77,14 +86,15 @@ def from_raw(run, codes, result, tail_start, goals):
 
 
 def from_snapshot(run, state, codes, result, tail_start, goals):
-    """The snapshot of the tail days, corrected for the visitors active since its cutoff.
+    """The snapshot of the tail days (everything stored when it was taken), corrected for the visitors whose rows
+    changed since.
 
-    Rows the snapshot left out (visits that had not ended by the cutoff, page views and events after it) all
-    belong to visitors with a visit seen after the cutoff. For those visitors only, their rows of the tail
-    days (and of the day before, for carries) are summed twice: as the snapshot saw them and in full; the
-    difference is added to the snapshot. Every other visitor is counted in the snapshot already.
+    Every row stored or changed since the snapshot belongs to a visitor with a visit open at its cutoff that is no
+    longer as the snapshot saw it, or with one started since (changed_rows). For those visitors only, their rows of
+    the tail days (and of the day before, for carries) are summed twice: as the snapshot saw them and in full; the
+    difference is added to the snapshot. Every other visitor is counted in the snapshot as they are now.
     """
-    date_range, site_id, tz, cutoff = run.query.date_range, run.site.pk, run.tz, state.provisional_cutoff
+    date_range, site_id, tz, cutoff = run.query.date_range, run.site.pk, run.tz, state.provisional_at
     rows = ProvisionalRollup.objects.filter(
         site_id=site_id, dimension__in=codes, day__gte=tail_start, day__lte=date_range.end
     ).values_list("dimension", "day", "value", "visitors", "visits", "bounces", "duration", "pageviews", "carry_in")
@@ -105,13 +115,13 @@ def from_snapshot(run, state, codes, result, tail_start, goals):
     if rollups.GOAL in codes and any(g.kind != "page" for g in goals):
         timed.append((Event, "name"))
     fields = [dim for dim in codes if dim not in (rollups.TOTAL, rollups.PAGE, rollups.GOAL)]
-    raw = active_rows(run, site_id, tz, cutoff, start, end, [model for model, _ in timed], fields)
+    raw = changed_rows(run, state, start, end, [model for model, _ in timed], fields)
     if raw is None:
         return
     matchers = rollups.goal_matchers(goals)
 
     def summed(dims, day, snapshot, with_goals=False):
-        # Rows are (local day, settled by the cutoff, …): split once per render (see active_rows).
+        # Rows are split by (local day, seen by the snapshot) once per render (see changed_rows).
         dim_fields = [dim for dim in dims if dim not in (rollups.TOTAL, rollups.PAGE, rollups.GOAL)]
         picked = [4 + raw["field_index"][f] for f in dim_fields]
         visit_rows = raw["visits"].get((day, snapshot), ()) if set(dims) - {rollups.PAGE, rollups.GOAL} else ()
@@ -250,6 +260,109 @@ def active_rows(run, site_id, tz, cutoff, start, end, models, fields):
                     split[(day, True)].append((visitor, visit_id, value))
             found[model] = split
     return found
+
+
+def changed_rows(run, state, start, end, models, fields):
+    """The raw rows of the visitors whose rows changed since the provisional snapshot, in full and as it saw them,
+    fetched once per page render; like active_rows (and in its shape), with (day, True) for "as the snapshot saw it".
+
+    A visit settled by the cutoff never changes again, and a record is stored within STORED_WITHIN of its timestamp:
+    whatever changed after the snapshot is a visit open at the cutoff that is not as ProvisionalVisit keeps it (a
+    page view, an event or an engagement changes what it keeps), or one started since `provisional_at -
+    STORED_WITHIN`. Their visitors' visits are read by visitor, their page views and events by visit. The snapshot saw
+    a visit open at the cutoff as kept, a settled one as it is, a later one not at all; it saw a page view or event of
+    the last STORED_WITHIN if its id is kept, and every earlier one.
+    """
+    site_id, tz, at = run.site.pk, run.tz, state.provisional_at
+    key = ("changed_rows", site_id, at, start, end)
+    first_day, last_day = start.astimezone(tz).date(), (end - timedelta(microseconds=1)).astimezone(tz).date()
+    since = at - rollups.STORED_WITHIN
+    found = run.memo.get(key)
+    columns = [dim for dim in SHARED_VISIT_DIMS if dim]
+    if found is not None and not set(fields) <= set(found["field_index"]):
+        columns, found = list(found["field_index"]), None
+    columns += [f for f in fields if f not in columns]
+    if found is None:
+        changed, kept = _changed_visitors(run, state)
+        visits, by_id = defaultdict(list), {}
+        if changed:
+            rows = (
+                among(Visit.objects.filter(site_id=site_id), "visitor_id", list(changed))
+                .annotate(local_day=LocalDate("started_at", tzinfo=tz), settled=_before(state.provisional_cutoff,
+                          "last_seen_at"))
+                .filter(local_day__gte=first_day - timedelta(days=1), local_day__lte=last_day)
+                .values_list("id", "local_day", "settled", "visitor_id", "is_bounce", "duration", "pageviews", *columns)
+            )  # fmt: skip
+            entry_at, exit_at = (4 + columns.index(f) if f in columns else None for f in ("entry_page", "exit_page"))
+            for visit_id, day, settled, *rest in fetch_rows(rows):
+                visits[(day, False)].append(rest)
+                by_id[visit_id] = rest
+                then = kept.get(visit_id)
+                if then is not None:  # open at the cutoff: as it was then
+                    then_day, *numbers, entry, exit_, _events = then
+                    row = [rest[0], *numbers, *rest[4:]]
+                    if entry_at is not None:
+                        row[entry_at] = entry
+                    if exit_at is not None:
+                        row[exit_at] = exit_
+                    visits[(then_day, True)].append(row)
+                elif settled:  # unchanged since
+                    visits[(day, True)].append(rest)
+        found = {**run.memo.get(key, {}), "visits": visits, "ids": set(by_id), "by_id": by_id}
+        found["field_index"] = {name: index for index, name in enumerate(columns)}
+        run.memo[key] = found
+    if not found["ids"]:
+        return None
+    for model in models:
+        if model not in found:
+            seen = _seen_records(run, state)["pageviews" if model is PageView else "events"]
+            column = "pathname" if model is PageView else "name"
+            rows = (
+                among(model.objects.filter(site_id=site_id), "visit_id", list(found["ids"]))
+                .annotate(local_day=LocalDate("timestamp", tzinfo=tz), early=_before(since, "timestamp"))
+                .filter(local_day__gte=first_day, local_day__lte=last_day)
+                .values_list("local_day", "early", "id", "visitor_id", "visit_id", column)
+            )
+            split = defaultdict(list)
+            for day, early, pk, *row in fetch_rows(rows):
+                split[(day, False)].append(row)
+                if early or pk in seen:
+                    split[(day, True)].append(row)
+            found[model] = split
+    return found
+
+
+def _changed_visitors(run, state):
+    """({visitor ids}, {visit id: (local day, *the rest of SEEN_VISIT) as the snapshot kept it}), once per render:
+    the visitors with a visit open at the cutoff that is no longer as the snapshot kept it (ProvisionalVisit), or one
+    started in its last STORED_WITHIN or since; the kept visits of these visitors."""
+    key = ("changed_visitors", run.site.pk, state.provisional_at)
+    if key not in run.memo:
+        kept = ProvisionalVisit.objects.filter(site_id=run.site.pk)
+        same = Q(now_day=F("local_day"), **{f"visit__{name}": F(name) for name in rollups.SEEN_VISIT[1:]})
+        changed = set(
+            kept.annotate(now_day=LocalDate("visit__started_at", tzinfo=run.tz))
+            .exclude(same)
+            .values_list("visitor_id", flat=True)
+        )
+        since = state.provisional_at - rollups.STORED_WITHIN
+        changed.update(
+            Visit.objects.filter(site_id=run.site.pk, started_at__gte=since).values_list("visitor_id", flat=True)
+        )
+        then = {}
+        if changed:
+            rows = among(kept, "visitor_id", list(changed)).values_list("visit_id", *rollups.SEEN_VISIT)
+            then = {visit_id: tuple(rest) for visit_id, *rest in fetch_rows(rows)}
+        run.memo[key] = (changed, then)
+    return run.memo[key]
+
+
+def _seen_records(run, state):
+    """{"pageviews": {ids}, "events": {ids}}: those of the snapshot's last STORED_WITHIN it saw; once per render."""
+    key = ("seen_records", run.site.pk, state.provisional_at)
+    if key not in run.memo:
+        run.memo[key] = {name: set(state.provisional_seen[name]) for name in ("pageviews", "events")}
+    return run.memo[key]
 
 
 def carried_visitors(raw):

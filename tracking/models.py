@@ -205,11 +205,17 @@ class RollupState(models.Model):
     filling = models.DateField(null=True, blank=True)
     # Goals (ids) whose "goal" rows exist for every complete day; a goal not listed is read raw until backfilled.
     goals_filled = models.JSONField(default=list, blank=True)
-    # The provisional snapshot (ProvisionalRollup) of the days after complete_until: it covers the visits that
-    # ended before `provisional_cutoff` (they can no longer change) and the page views and events before it.
+    # The provisional snapshot of the days after complete_until. ProvisionalRollup counts everything stored at
+    # `provisional_at`; the segment and column snapshots count the visits that ended before `provisional_cutoff`
+    # (they can no longer change) and the page views and events before it.
     provisional_from = models.DateField(null=True, blank=True)
     provisional_until = models.DateField(null=True, blank=True)
     provisional_cutoff = models.DateTimeField(null=True, blank=True)
+    provisional_at = models.DateTimeField(null=True, blank=True)
+    # What ProvisionalRollup saw of the rows that could change after `provisional_at` (None: unknown, the days are read
+    # raw): the visits open at the cutoff as ProvisionalVisit rows, and here {"pageviews"/"events": [ids]} of the page
+    # views and events of the last STORED_WITHIN stored by then.
+    provisional_seen = models.JSONField(null=True, blank=True)
     provisional_goals = models.JSONField(default=list, blank=True)  # the goal ids the snapshot counted
     # The visits not ended by the cutoff when the snapshot was taken (None: unknown, find them by last_seen_at). With
     # the visits started after the cutoff, they are every visit the snapshot left out: an ended visit never changes.
@@ -293,9 +299,11 @@ class ProvisionalColumns(Columns):
 
 
 class ProvisionalRollup(DaySums):
-    """A not yet complete day (today, maybe yesterday) summed like DailyRollup, up to RollupState.provisional_cutoff.
+    """A not yet complete day (today, maybe yesterday) summed like DailyRollup: everything stored at
+    RollupState.provisional_at.
 
-    Refreshed every few minutes; the dashboard adds what happened after the cutoff from raw rows. `carry_in`
+    Refreshed every few minutes; the dashboard corrects it from raw rows for the visitors whose rows changed since
+    (dashboard.rollup_tail), with what ProvisionalVisit and RollupState.provisional_seen say it saw of them. `carry_in`
     counts the visitor ids seen with this value on this day AND the day before (the complete day's carry into
     the tail is unknown to DailyRollup until this day completes).
     """
@@ -307,6 +315,29 @@ class ProvisionalRollup(DaySums):
 
     def __str__(self):
         return f"{self.site_id} {self.day} {self.dimension}={self.value} (provisional)"
+
+
+class ProvisionalVisit(models.Model):
+    """A visit open at the provisional snapshot's cutoff, as ProvisionalRollup saw it (RollupState.provisional_at):
+    what may have changed since. The dashboard reads again the visitors whose visit is no longer as kept here."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No constraint: the visit may be gone (a site's data deleted) before the next snapshot replaces this row.
+    visit = models.ForeignKey(Visit, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False)
+    visitor_id = models.BigIntegerField()
+    local_day = models.DateField()  # of started_at, in the site's timezone
+    is_bounce = models.BooleanField()
+    duration = models.PositiveIntegerField()
+    pageviews = models.PositiveIntegerField()
+    events = models.PositiveIntegerField()
+    entry_page = models.CharField(max_length=2000, blank=True)
+    exit_page = models.CharField(max_length=2000, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "visitor_id"], name="provisional_visit_visitor")]
+
+    def __str__(self):
+        return f"visit {self.visit_id} as the snapshot of {self.site_id} saw it"
 
 
 class SegmentSums(DaySums):

@@ -3,10 +3,12 @@
 Filled idempotently (zulip-style): a day is deleted and recomputed inside one transaction, and
 RollupState.complete_until moves only after it committed, so a crashed fill redoes that day. A day is
 complete two hours after its midnight (visits started before midnight may still be going on). The days
-after it (today, maybe yesterday) get a provisional snapshot, refreshed every few minutes: it holds the
-visits that ended before a cutoff (settled: they can no longer change) and the page views and events
-before it; the dashboard adds the rest from raw rows (`dashboard.rollup_reader`), with the same
-functions (`aggregate`), so every path counts exactly alike.
+after it (today, maybe yesterday) get a provisional snapshot, refreshed every few minutes, of everything
+stored when it was taken (`provisional_at`), with the state then of the visits that could still change;
+the dashboard corrects it for the few visitors whose rows changed since, from raw rows
+(`dashboard.rollup_tail`). The segment and column snapshots of the same refresh hold what had settled by
+an earlier cutoff (visits ended before it can no longer change). Every path sums with the same functions
+(`aggregate`), so every path counts exactly alike.
 
 Goals are one more dimension, "goal", valued by the goal's id: converted visitors, visits and
 conversions (page views or events matching the goal, in the `pageviews` column). A goal created later
@@ -15,6 +17,7 @@ is backfilled over every complete day (`goals_backfill`); until then the dashboa
 
 import re
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import lru_cache
@@ -32,6 +35,7 @@ from tracking.models import (
     PageView,
     ProvisionalColumns,
     ProvisionalRollup,
+    ProvisionalVisit,
     RollupState,
     SegmentProvisional,
     SegmentRollup,
@@ -49,8 +53,15 @@ VISIT_FIELDS = (
 )  # fmt: skip
 DIMENSIONS = (TOTAL, *VISIT_FIELDS, PAGE, GOAL)
 COMPLETE_AFTER = timedelta(hours=2)
-# A visit idle for 30 minutes is over (tracking.sessions.VISIT_IDLE); the margin covers the ingest buffer.
+# A visit idle for 30 minutes is over (tracking.sessions.VISIT_IDLE); 10 more for a late record to reopen it.
 SETTLED_AFTER = timedelta(minutes=40)
+# A record is stored within this of its timestamp, its arrival: the ingest buffer's flusher stores within seconds and
+# retries a failed batch within 30 s. One stored later than this is missing from the provisional tail until the next
+# refresh (tracking.fill_rollups, every 5 minutes), which counts everything stored by then.
+STORED_WITHIN = timedelta(minutes=2)
+# What the provisional snapshot keeps of a visit that may still change (ProvisionalVisit): all a visit counts with
+# besides the dimensions it starts with (tracking.sessions.MUTABLE, its local day for started_at).
+SEEN_VISIT = ("local_day", "is_bounce", "duration", "pageviews", "entry_page", "exit_page", "events")
 
 
 @dataclass
@@ -397,9 +408,13 @@ def goals_backfill(site, goals=None):
 
 
 def provisional_refresh(site, *, now=None):
-    """Snapshot the days after the last complete one, up to a cutoff where visits have settled.
+    """Snapshot the days after the last complete one: ProvisionalRollup as everything stored by `now`, the segment
+    and column snapshots up to a cutoff where visits have settled.
 
-    Returns the number of days in the snapshot.
+    With it goes what the dashboard needs to correct it later for the visitors whose rows changed since: the state
+    then of every visit that could still change (not settled by the cutoff: ProvisionalVisit), and which of the page
+    views and events of the last STORED_WITHIN were stored by then (RollupState.provisional_seen: a record of those
+    minutes may arrive after the snapshot). Returns the number of days in the snapshot.
     """
     now = now or dj_timezone.now()
     state = RollupState.objects.filter(site=site).first()
@@ -408,28 +423,41 @@ def provisional_refresh(site, *, now=None):
     tz, goals = ZoneInfo(site.timezone), _site_goals(site)
     first, last = state.complete_until + timedelta(days=1), now.astimezone(tz).date()
     cutoff = now - SETTLED_AFTER
-    previous = day_stats(site.pk, tz, state.complete_until, DIMENSIONS, goals)[1]
-    rows, day = [], first
-    while day <= last:
-        stats, pairs = day_stats(site.pk, tz, day, DIMENSIONS, goals, before=cutoff)
-        carried = carries(previous, pairs)
-        rows += [
-            ProvisionalRollup(
-                site=site, day=day, dimension=dim, value=value[:2000], visitors=s.visitors, visits=s.visits,
-                bounces=s.bounces, duration=s.duration, pageviews=s.pageviews, carry_in=carried[dim].get(value, 0),
-            )
-            for dim, values in stats.items()
-            for value, s in values.items()
-        ]  # fmt: skip
-        previous, day = pairs, day + timedelta(days=1)
-    # Every segment's view of the same days (dashboards with one common filter): tracking.rollup_segments.
     from tracking.rollup_segments import provisional_days, store
 
-    segment_days = provisional_days(site.pk, tz, state.complete_until, last, goals, cutoff)
-    # Visits open at the cutoff (a visit lasts less than two days): the read finds the rows to add by these ids.
-    still_open = Visit.objects.filter(site=site, last_seen_at__gte=cutoff, started_at__gte=cutoff - timedelta(days=2))
-    open_rows = list(still_open.values_list("id", "visitor_id"))
+    with _one_snapshot():  # every read below sees the same rows, as stored at one moment
+        previous = day_stats(site.pk, tz, state.complete_until, DIMENSIONS, goals)[1]
+        rows, day = [], first
+        while day <= last:
+            stats, pairs = day_stats(site.pk, tz, day, DIMENSIONS, goals)
+            carried = carries(previous, pairs)
+            rows += [
+                ProvisionalRollup(
+                    site=site, day=day, dimension=dim, value=value[:2000], visitors=s.visitors, visits=s.visits,
+                    bounces=s.bounces, duration=s.duration, pageviews=s.pageviews,
+                    carry_in=carried[dim].get(value, 0),
+                )
+                for dim, values in stats.items()
+                for value, s in values.items()
+            ]  # fmt: skip
+            previous, day = pairs, day + timedelta(days=1)
+        # Every segment's view of the same days (dashboards with one common filter): tracking.rollup_segments.
+        segment_days = provisional_days(site.pk, tz, state.complete_until, last, goals, cutoff)
+        # Visits open at the cutoff (a visit lasts less than two days): the only ones that can still change.
+        still_open = Visit.objects.filter(
+            site=site, last_seen_at__gte=cutoff, started_at__gte=cutoff - timedelta(days=2)
+        ).annotate(local_day=LocalDate("started_at", tzinfo=tz))
+        open_rows = list(still_open.values_list("id", "visitor_id", *SEEN_VISIT))
+        recent = now - STORED_WITHIN
+        seen = {
+            "pageviews": list(PageView.objects.filter(site=site, timestamp__gte=recent).values_list("id", flat=True)),
+            "events": list(Event.objects.filter(site=site, timestamp__gte=recent).values_list("id", flat=True)),
+        }  # fmt: skip
     open_ids, open_visitors = sorted(row[0] for row in open_rows), sorted({row[1] for row in open_rows})
+    as_seen = [
+        ProvisionalVisit(site=site, visit_id=pk, visitor_id=visitor, **dict(zip(SEEN_VISIT, rest, strict=True)))
+        for pk, visitor, *rest in open_rows
+    ]
     from tracking.columns import snapshot
 
     with transaction.atomic():
@@ -446,6 +474,8 @@ def provisional_refresh(site, *, now=None):
             )
         ProvisionalRollup.objects.filter(site=site).delete()
         ProvisionalRollup.objects.bulk_create(rows, batch_size=2000)
+        ProvisionalVisit.objects.filter(site=site).delete()
+        ProvisionalVisit.objects.bulk_create(as_seen, batch_size=2000)
         SegmentProvisional.objects.filter(site=site).delete()
         for day, day_rows in segment_days.items():
             store(site, day, day_rows, model=SegmentProvisional)
@@ -455,17 +485,30 @@ def provisional_refresh(site, *, now=None):
         else:
             after = None
         RollupState.objects.filter(pk=state.pk).update(
-            provisional_from=first, provisional_until=last, provisional_cutoff=cutoff,
-            provisional_goals=[g.pk for g in goals], provisional_open=open_ids,
+            provisional_from=first, provisional_until=last, provisional_cutoff=cutoff, provisional_at=now,
+            provisional_seen=seen, provisional_goals=[g.pk for g in goals], provisional_open=open_ids,
             provisional_open_visitors=open_visitors, provisional_segments=True, provisional_columns_after=after,
         )  # fmt: skip
     return (last - first).days + 1
+
+
+@contextmanager
+def _one_snapshot():
+    """A read-only stretch in which every statement sees the database as it was at its first one: REPEATABLE READ on
+    PostgreSQL (inside a caller's transaction, that transaction's view). SQLite's transactions see one state anyway."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
 
 
 def rollups_reset(site):
     """Forget a site's rollups (its timezone changed, or data was imported into the past)."""
     DailyRollup.objects.filter(site=site).delete()
     ProvisionalRollup.objects.filter(site=site).delete()
+    ProvisionalVisit.objects.filter(site=site).delete()
     SegmentRollup.objects.filter(site=site).delete()
     SegmentProvisional.objects.filter(site=site).delete()
     WeeklyRollup.objects.filter(site=site).delete()

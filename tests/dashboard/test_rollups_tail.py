@@ -62,12 +62,13 @@ def test_the_provisional_tail_answers_exactly_like_raw_rows(data):
 
 
 def traffic_after_the_snapshot(site, *more):
-    """After the snapshot (so after its cutoff): visitor 4 (GB) goes on with its open visit, visitor 6 (DE) is new."""
+    """Stored after the snapshot (NOW), some of it stamped in its last minutes (a record takes up to STORED_WITHIN to
+    be stored): visitor 4 (GB) goes on with its open visit, visitor 6 (DE) is new."""
     services.events_store(
         [
-            record(site, visitor=4, ts=ts(12, 0, 10), path="/pricing", view="view-g-2-0000000000", country="GB"),
-            record(site, visitor=6, ts=ts(12, 0, 15), path="/", view="view-h-1-0000000000", country="DE"),
-            record(site, kind="event", name="Signup", visitor=6, ts=ts(12, 0, 20), path="/",
+            record(site, visitor=4, ts=ts(12, 0, 29), path="/pricing", view="view-g-2-0000000000", country="GB"),
+            record(site, visitor=6, ts=ts(12, 0, 31), path="/", view="view-h-1-0000000000", country="DE"),
+            record(site, kind="event", name="Signup", visitor=6, ts=ts(12, 0, 34), path="/",
                    view="view-h-1-0000000000", country="DE"),
             *more,
         ]
@@ -175,3 +176,58 @@ def test_the_snapshot_keeps_its_open_visits_and_a_snapshot_without_them_still_an
     assert answers(data) == expected
     RollupState.objects.filter(site=data).update(provisional_open=None)
     assert answers(data) == expected
+
+
+def test_a_record_of_the_snapshots_last_minutes_counts_once_whether_stored_before_or_after_it(data):
+    late_traffic(data)
+    # 00:29, inside the snapshot's last STORED_WITHIN (00:28–00:30): stored before it, so it saw this one...
+    services.events_store(
+        [record(data, visitor=5, ts=ts(12, 0, 29), path="/docs", view="view-f-4-0000000000", country="FR")]
+    )
+    rollups.rollups_fill(data, now=NOW)
+    assert RollupState.objects.get(site=data).provisional_at == NOW
+    # ... and these after it: one stamped in the same minutes (its visit is read again), one after.
+    services.events_store(
+        [
+            record(data, visitor=5, ts=ts(12, 0, 29) + 20, path="/docs/b", view="view-f-5-0000000000", country="FR"),
+            record(data, visitor=5, ts=ts(12, 0, 40), path="/docs", view="view-f-6-0000000000", country="FR"),
+        ]
+    )
+    assert answers(data) == raw_answers(data)
+
+
+def test_an_open_visit_changed_after_the_snapshot_is_counted_as_it_is_now(data):
+    late_traffic(data)
+    services.events_store([record(data, visitor=7, ts=ts(12, 0, 20), path="/blog/a", view="view-k-1-0000000000")])
+    rollups.rollups_fill(data, now=NOW)
+    # Visitor 7's visit was a bounce on /blog/a when the snapshot saw it: now it is two page views ending on
+    # /pricing; an engagement (no page view of its own) makes visitor 5's visit longer.
+    services.events_store(
+        [
+            record(data, visitor=7, ts=ts(12, 0, 35), path="/pricing", view="view-k-2-0000000000"),
+            record(data, kind="engagement", visitor=5, ts=ts(12, 0, 31), view="view-f-2-0000000000",
+                   engaged_ms=30 * 60_000),
+        ]
+    )  # fmt: skip
+    assert answers(data) == raw_answers(data)
+
+
+def test_the_correction_reads_only_the_visitors_whose_rows_changed_since_the_snapshot(data):
+    from tracking.models import Visit
+
+    late_traffic(data)
+    rollups.rollups_fill(data, now=NOW)
+    traffic_after_the_snapshot(data)  # visitors 4 and 6; visitor 5's open visit has not changed
+    memo = {}
+    query = {"metrics": ["visitors", "visits", "bounce_rate"], "dimensions": ["visit:country"]}
+    rows = engine.run(data, build({**query, "date_range": ["2026-03-12", "2026-03-12"]}, today=TODAY), memo=memo).rows
+    assert rows == reading.raw_answers(data, [query], [["2026-03-12", "2026-03-12"]])[0]
+    (read,) = [found for key, found in memo.items() if key[0] == "changed_rows"]
+    visitors = set(Visit.objects.filter(id__in=read["ids"]).values_list("visitor_id", flat=True))
+    expected = set(Visit.objects.filter(site=data, pageviews__gt=0).values_list("visitor_id", flat=True))
+    assert visitors and visitors < expected
+    assert visitors == set(
+        Visit.objects.filter(site=data, last_seen_at__gte=datetime(2026, 3, 12, 0, 28, tzinfo=UTC)).values_list(
+            "visitor_id", flat=True
+        )
+    )

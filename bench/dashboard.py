@@ -132,8 +132,9 @@ def rollups_ready(site, now):
     # tables written since their last statistics only (as autovacuum would): sampling the 1.5 GB of segment rollups
     # again on every run read them through PostgreSQL's 128 MB of buffers just before the first timed page.
     tables = ("tracking_dailyrollup", "tracking_provisionalrollup", "tracking_provisionalvisit",
-              "tracking_segmentrollup", "tracking_segmentprovisional", "tracking_weeklyrollup", "tracking_visitcolumns",
-              "tracking_provisionalcolumns", "tracking_columnvalues")  # fmt: skip
+              "tracking_segmentrollup", "tracking_segmentprovisional", "tracking_weeklyrollup",
+              "tracking_monthlyrollup", "tracking_visitcolumns", "tracking_provisionalcolumns",
+              "tracking_columnvalues")  # fmt: skip
     # VACUUM too, as autovacuum soon would after a fill: a table just written has no visibility map (no index-only
     # scans) and unset hint bits, and an autovacuum of 1.6 GB of fresh segment rollups starting during the timed runs
     # took a core from them (this machine's first run after a fill: 13/16 within target, the next 16/16). Then a

@@ -17,7 +17,7 @@ from django.db.models.functions import Cast
 from dashboard import providers, rollup_tail, segment_reader
 from dashboard.query import TIME_DIMENSIONS, VISIT_DIMENSIONS
 from tracking import rollups
-from tracking.models import DailyRollup, RollupState, WeeklyRollup
+from tracking.models import DailyRollup, MonthlyRollup, RollupState, WeeklyRollup
 from tracking.rollups import fetch_rows
 
 ROLLUP_METRICS = {"visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration", "events"}
@@ -229,7 +229,7 @@ def _daily(run, codes, state, goals=()):
     if date_range.start <= stored_end and run.time_dim is None:
         # No time buckets: every stored day summed in SQL under the first day, with the carries between them (the
         # last stored day's carry is into the tail, which sets it: _carry_entry, or out of the range). Complete
-        # weeks inside the range come from WeeklyRollup, a row a week instead of seven.
+        # months and weeks inside the range come from MonthlyRollup and WeeklyRollup, a row a block.
         for dim, value, *numbers in _stored_sums(run, codes, state, stored_end):
             entry = result[dim].get((date_range.start, value))
             if entry is None:
@@ -255,27 +255,19 @@ def _daily(run, codes, state, goals=()):
 
 def _stored_sums(run, codes, state, stored_end):
     """[(dimension, value, visitors, visits, bounces, duration, pageviews, carries inside the range)] of the stored
-    days of the range: its complete weeks from WeeklyRollup, the days around them from DailyRollup (a value may come
-    twice, once from each)."""
-    start, site_id = run.query.date_range.start, run.site.pk
-    first_monday = start + timedelta(days=-start.weekday() % 7)
-    last_sunday = stored_end - timedelta(days=(stored_end.weekday() + 1) % 7)
-    if state.weeks_until is not None:
-        last_sunday = min(last_sunday, state.weeks_until)
+    days of the range: its complete months from MonthlyRollup, its other complete weeks from WeeklyRollup, the days
+    around them from DailyRollup (a value may come once from each)."""
+    months, weeks, days = _blocks(run.query.date_range.start, stored_end, state)
     parts = []
-    days = DailyRollup.objects.filter(site_id=site_id, dimension__in=codes, day__gte=start, day__lte=stored_end)
-    if first_monday < last_sunday and state.weeks_until is not None:
-        weeks = WeeklyRollup.objects.filter(
-            site_id=site_id, dimension__in=codes, day__gte=first_monday, day__lte=last_sunday - timedelta(days=6)
-        )
-        # A week's carry is its Sunday's: inside the range when the Monday after is a stored day too.
-        parts.append((weeks, Case(When(day__lt=stored_end - timedelta(days=6), then="carry"), default=Value(0))))
-        days = days.exclude(day__gte=first_monday, day__lte=last_sunday)
-    parts.append((days, Case(When(day__lt=stored_end, then="carry"), default=Value(0))))
-    summed = []
-    for rollup_rows, carry in parts:
-        summed.append(
-            rollup_rows.values_list("dimension", "value")
+    for model, starts, length in ((MonthlyRollup, months, None), (WeeklyRollup, weeks, 7), (DailyRollup, days, 1)):
+        if not starts:
+            continue
+        # A block's carry is its last day's, into the day after: inside the range when that day is a stored day too.
+        inside = [day for day in starts if _after(day, length) <= stored_end]
+        carry = Case(When(day__in=inside, then="carry"), default=Value(0)) if inside else Value(0)
+        rows = model.objects.filter(site_id=run.site.pk, dimension__in=codes, day__in=starts)
+        parts.append(
+            rows.values_list("dimension", "value")
             .annotate(
                 s_visitors=Sum("visitors"), s_visits=Sum("visits"), s_bounces=Sum("bounces"),
                 s_duration=Cast(Sum("duration"), BigIntegerField()),  # a bigint's SUM is numeric: a Decimal
@@ -283,6 +275,37 @@ def _stored_sums(run, codes, state, stored_end):
             )
             .order_by()
         )  # fmt: skip
-    # One statement (UNION ALL of the weeks' and the days' sums). Not .iterator(): PostgreSQL plans a server-side
-    # cursor for its first rows (a sort, not a hash).
-    return fetch_rows(summed[0].union(*summed[1:], all=True) if len(summed) > 1 else summed[0])
+    # One statement (UNION ALL of the blocks' sums). Not .iterator(): PostgreSQL plans a server-side cursor for its
+    # first rows (a sort, not a hash).
+    return fetch_rows(parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0])
+
+
+def _after(start, length):
+    """The day after a block: a month (length None), a week or a day."""
+    return rollups.next_month(start) if length is None else start + timedelta(days=length)
+
+
+def _blocks(start, end, state):
+    """([month starts], [week starts], [days]) covering the stored days start..end exactly: the complete months
+    summed (up to months_until), then the complete weeks summed (up to weeks_until) in what is left, then days."""
+    months = []
+    if state.months_until is not None:
+        month = start if start.day == 1 else rollups.next_month(start.replace(day=1))
+        while rollups.next_month(month) - timedelta(days=1) <= min(end, state.months_until):
+            months.append(month)
+            month = rollups.next_month(month)
+    pieces = [(start, end)]
+    if months:
+        pieces = [(start, months[0] - timedelta(days=1)), (rollups.next_month(months[-1]), end)]
+    weeks, days = [], []
+    weeks_until = state.weeks_until or start - timedelta(days=1)  # None: no week summed yet
+    for first, last in pieces:
+        day = first
+        while day <= last:
+            if day.weekday() == 0 and day + timedelta(days=6) <= min(last, weeks_until):
+                weeks.append(day)
+                day += timedelta(days=7)
+            else:
+                days.append(day)
+                day += timedelta(days=1)
+    return months, weeks, days

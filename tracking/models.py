@@ -195,6 +195,20 @@ class WeeklyRollup(DaySums):
         return f"{self.site_id} week of {self.day} {self.dimension}={self.value}"
 
 
+class MonthlyRollup(DaySums):
+    """A complete local calendar month (`day` is its 1st) of DailyRollup rows, summed like WeeklyRollup: `visitors`
+    are the month's exact uniques, `carry` is its last day's carry into the day after. A 90-day range reads two or
+    three of these instead of a dozen weeks; filled once the day after the month is complete."""
+
+    carry = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "dimension", "day"], name="monthly_site_dim_day")]
+
+    def __str__(self):
+        return f"{self.site_id} month of {self.day} {self.dimension}={self.value}"
+
+
 class RollupState(models.Model):
     """How far a site's rollups are complete, and in which timezone they were cut into days."""
 
@@ -227,6 +241,8 @@ class RollupState(models.Model):
     segment_goals = models.JSONField(default=list, blank=True)
     # WeeklyRollup rows exist for every complete week up to the one ending on this Sunday.
     weeks_until = models.DateField(null=True, blank=True)
+    # MonthlyRollup rows exist for every complete month up to the one ending on this day.
+    months_until = models.DateField(null=True, blank=True)
     # SegmentProvisional holds the provisional snapshot's days for every segment too (same cutoff, days and goals).
     provisional_segments = models.BooleanField(default=False)
     # VisitColumns rows exist for every day from columns_from to columns_until (both None: none yet). Days before

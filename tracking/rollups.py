@@ -32,6 +32,7 @@ from django.utils import timezone as dj_timezone
 from tracking.models import (
     DailyRollup,
     Event,
+    MonthlyRollup,
     PageView,
     ProvisionalColumns,
     ProvisionalRollup,
@@ -258,6 +259,7 @@ def rollups_fill(site, *, now=None, max_days=None):
 
         goals_backfill(site)
         weeks_fill(site)
+        months_fill(site)
         columns_fill(site, now=now)  # before the snapshot: it holds the days after the store
         provisional_refresh(site, now=now)
         segments_fill(site)
@@ -321,23 +323,44 @@ def weeks_fill(site):
     """Sum every complete week (Monday to Sunday, local) not summed yet into WeeklyRollup. A week is summed once the
     Monday after it is complete: its Sunday's carry into that Monday is final then. Idempotent: a week's rows are
     replaced in one transaction that moves RollupState.weeks_until. Returns the number of weeks summed."""
+    return _blocks_fill(site, WeeklyRollup, "weeks_until", week_start, lambda monday: monday + timedelta(days=7))
+
+
+def months_fill(site):
+    """Sum every complete local month not summed yet into MonthlyRollup, like weeks_fill (once the 1st after it is
+    complete). Returns the number of months summed."""
+    return _blocks_fill(site, MonthlyRollup, "months_until", lambda day: day.replace(day=1), next_month)
+
+
+def week_start(day):
+    return day - timedelta(days=day.weekday())
+
+
+def next_month(first):
+    return (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _blocks_fill(site, model, until_field, start_of, after):
+    """Sum the DailyRollup rows of every complete block (a week, a month: from `start_of(day)` to the day before
+    `after(start)`) not summed yet into `model`, moving RollupState.<until_field> to each block's last day."""
     state = RollupState.objects.filter(site=site).first()
     if state is None or state.complete_until is None:
         return 0
-    if state.weeks_until is not None:
-        monday = state.weeks_until + timedelta(days=1)
+    until = getattr(state, until_field)
+    if until is not None:
+        start = until + timedelta(days=1)
     else:
         first = _first_day(site, ZoneInfo(site.timezone))
         if first is None:
             return 0
-        monday = first - timedelta(days=first.weekday())
+        start = start_of(first)
     done = 0
-    while monday + timedelta(days=7) <= state.complete_until:
-        sunday = monday + timedelta(days=6)
-        inner = Case(When(day__lt=sunday, then="carry"), default=Value(0), output_field=IntegerField())
-        last = Case(When(day=sunday, then="carry"), default=Value(0), output_field=IntegerField())
+    while after(start) <= state.complete_until:
+        last_day = after(start) - timedelta(days=1)
+        inner = Case(When(day__lt=last_day, then="carry"), default=Value(0), output_field=IntegerField())
+        last = Case(When(day=last_day, then="carry"), default=Value(0), output_field=IntegerField())
         sums = (
-            DailyRollup.objects.filter(site=site, day__gte=monday, day__lte=sunday)
+            DailyRollup.objects.filter(site=site, day__gte=start, day__lte=last_day)
             .values_list("dimension", "value")
             .annotate(
                 Sum("visitors"),
@@ -351,28 +374,31 @@ def weeks_fill(site):
             .order_by()
         )
         rows = [
-            WeeklyRollup(
-                site=site, day=monday, dimension=dim, value=value, visitors=visitors - inner_carry, visits=visits,
+            model(
+                site=site, day=start, dimension=dim, value=value, visitors=visitors - inner_carry, visits=visits,
                 bounces=bounces, duration=duration, pageviews=pageviews, carry=last_carry,
             )
             for dim, value, visitors, visits, bounces, duration, pageviews, inner_carry, last_carry in sums
         ]  # fmt: skip
         with transaction.atomic():
             locked = RollupState.objects.select_for_update().get(pk=state.pk)
-            if locked.weeks_until is not None and locked.weeks_until >= sunday:
+            filled = getattr(locked, until_field)
+            if filled is not None and filled >= last_day:
                 break  # another filler got here first
-            WeeklyRollup.objects.filter(site=site, day=monday).delete()
-            WeeklyRollup.objects.bulk_create(rows, batch_size=2000)
-            RollupState.objects.filter(pk=state.pk).update(weeks_until=sunday)
-        done, monday = done + 1, monday + timedelta(days=7)
+            model.objects.filter(site=site, day=start).delete()
+            model.objects.bulk_create(rows, batch_size=2000)
+            RollupState.objects.filter(pk=state.pk).update(**{until_field: last_day})
+        done, start = done + 1, after(start)
     return done
 
 
 def weeks_reset(site):
-    """Forget the weekly sums (the days under them changed: a goal backfilled); the next fill sums them again."""
+    """Forget the weekly and monthly sums (the days under them changed: a goal backfilled); the next fill sums them
+    again."""
     with transaction.atomic():
         WeeklyRollup.objects.filter(site=site).delete()
-        RollupState.objects.filter(site=site).update(weeks_until=None)
+        MonthlyRollup.objects.filter(site=site).delete()
+        RollupState.objects.filter(site=site).update(weeks_until=None, months_until=None)
 
 
 def goals_backfill(site, goals=None):
@@ -512,6 +538,7 @@ def rollups_reset(site):
     SegmentRollup.objects.filter(site=site).delete()
     SegmentProvisional.objects.filter(site=site).delete()
     WeeklyRollup.objects.filter(site=site).delete()
+    MonthlyRollup.objects.filter(site=site).delete()
     from tracking.columns import columns_reset
 
     columns_reset(site)

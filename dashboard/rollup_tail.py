@@ -185,19 +185,11 @@ def active_rows(run, site_id, tz, cutoff, start, end, models, fields):
     is under (day, False) always and under (day, True) too when the snapshot counted it (its visit had ended,
     or it happened, before the cutoff). None when nobody was active.
     """
-    key = ("active_rows", site_id, cutoff, start, end)
-    first_day, last_day = start.astimezone(tz).date(), (end - timedelta(microseconds=1)).astimezone(tz).date()
-    found = run.memo.get(key)
-    # A visit active after the cutoff started less than two days before it (as everywhere in the engine).
-    earliest = max(start - timedelta(days=1), cutoff - timedelta(days=2))
-    # The usual fields and those asked only (decoding all 21 text fields of thousands of visits cost more than the
-    # statement); a rarer dimension asked later reads the visits again with it added.
-    columns = [dim for dim in SHARED_VISIT_DIMS if dim]
-    if found is not None and not set(fields) <= set(found["field_index"]):
-        columns, found = list(found["field_index"]), None
-    columns += [f for f in fields if f not in columns]
-    if found is None:
+
+    def visits_of(columns, first_day, last_day):
         state = run.memo[("rollup_state", site_id)]
+        # A visit active after the cutoff started less than two days before it (as everywhere in the engine).
+        earliest = max(start - timedelta(days=1), cutoff - timedelta(days=2))
         open_ids = state.provisional_open
         if open_ids is None:  # a snapshot from before open visits were kept: find them (a scan of two days)
             active = Visit.objects.filter(
@@ -216,50 +208,26 @@ def active_rows(run, site_id, tz, cutoff, start, end, models, fields):
                 )
             )
             active = list(active)
-        # The local day and "settled" come from SQL: decoding thousands of timestamptz values costs more. The days
-        # are kept by the local day, not by a started_at range, so PostgreSQL finds these few visitors by the
-        # (site, visitor_id) index instead of filtering two days of visits.
-        local_day = LocalDate("started_at", tzinfo=tz)
         if open_ids is None:
-            visits_of = Visit.objects.filter(
+            of_active = Visit.objects.filter(
                 site_id=site_id, started_at__gte=start - timedelta(days=1), started_at__lt=end, visitor_id__in=active
             )
         else:
-            visits_of = among(Visit.objects.filter(site_id=site_id), "visitor_id", active)
-        rows = (
-            visits_of.annotate(local_day=local_day, settled=_before(cutoff, "last_seen_at"))
-            .filter(local_day__gte=first_day - timedelta(days=1), local_day__lte=last_day)
-            .values_list("id", "local_day", "settled", "visitor_id", "is_bounce", "duration", "pageviews", *columns)
-        )
+            of_active = among(Visit.objects.filter(site_id=site_id), "visitor_id", active)
         visits, by_id = defaultdict(list), {}
-        for visit_id, day, settled, *rest in fetch_rows(rows):
+        for visit_id, day, settled, *rest in fetch_rows(
+            _visit_rows(of_active, tz, cutoff, first_day, last_day, columns)
+        ):
             visits[(day, False)].append(rest)
             if settled:
                 visits[(day, True)].append(rest)
             by_id[visit_id] = rest
-        found = {**run.memo.get(key, {}), "visits": visits, "ids": set(by_id), "by_id": by_id}
-        found["field_index"] = {name: index for index, name in enumerate(columns)}
-        run.memo[key] = found
-    if not found["ids"]:
-        return None
-    for model in models:
-        if model not in found:
-            column = "pathname" if model is PageView else "name"
-            # By their visits' ids (the visit index: a few thousand lookups), kept to the range by the local day — a
-            # timestamp range would let PostgreSQL scan two days of page views and filter them by the ids instead.
-            rows = (
-                among(model.objects.filter(site_id=site_id), "visit_id", list(found["ids"]))
-                .annotate(local_day=LocalDate("timestamp", tzinfo=tz), settled=_before(cutoff, "timestamp"))
-                .filter(local_day__gte=first_day, local_day__lte=last_day)
-                .values_list("local_day", "settled", "visitor_id", "visit_id", column)
-            )
-            split = defaultdict(list)
-            for day, settled, visitor, visit_id, value in fetch_rows(rows):
-                split[(day, False)].append((visitor, visit_id, value))
-                if settled:
-                    split[(day, True)].append((visitor, visit_id, value))
-            found[model] = split
-    return found
+        return visits, by_id
+
+    def saw(model):  # (the flag read with each row, whether the snapshot saw a row: (flag, id) -> bool)
+        return _before(cutoff, "timestamp"), lambda before, _pk: before
+
+    return _tail_rows(run, ("active_rows", site_id, cutoff, start, end), start, end, models, fields, visits_of, saw)
 
 
 def changed_rows(run, state, start, end, models, fields):
@@ -273,41 +241,55 @@ def changed_rows(run, state, start, end, models, fields):
     a visit open at the cutoff as kept, a settled one as it is, a later one not at all; it saw a page view or event of
     the last STORED_WITHIN if its id is kept, and every earlier one.
     """
-    site_id, tz, at = run.site.pk, run.tz, state.provisional_at
-    key = ("changed_rows", site_id, at, start, end)
+    site_id, tz = run.site.pk, run.tz
+    since = state.provisional_at - rollups.STORED_WITHIN
+
+    def visits_of(columns, first_day, last_day):
+        changed, kept = _changed_visitors(run, state)
+        visits, by_id = defaultdict(list), {}
+        if not changed:
+            return visits, by_id
+        of_changed = among(Visit.objects.filter(site_id=site_id), "visitor_id", list(changed))
+        rows = _visit_rows(of_changed, tz, state.provisional_cutoff, first_day, last_day, columns)
+        entry_at, exit_at = (4 + columns.index(f) if f in columns else None for f in ("entry_page", "exit_page"))
+        for visit_id, day, settled, *rest in fetch_rows(rows):
+            visits[(day, False)].append(rest)
+            by_id[visit_id] = rest
+            then = kept.get(visit_id)
+            if then is not None:  # open at the cutoff: as it was then
+                then_day, *numbers, entry, exit_, _events = then
+                row = [rest[0], *numbers, *rest[4:]]
+                if entry_at is not None:
+                    row[entry_at] = entry
+                if exit_at is not None:
+                    row[exit_at] = exit_
+                visits[(then_day, True)].append(row)
+            elif settled:  # unchanged since
+                visits[(day, True)].append(rest)
+        return visits, by_id
+
+    def saw(model):
+        seen = _seen_records(run, state)["pageviews" if model is PageView else "events"]
+        return _before(since, "timestamp"), lambda early, pk: early or pk in seen
+
+    key = ("changed_rows", site_id, state.provisional_at, start, end)
+    return _tail_rows(run, key, start, end, models, fields, visits_of, saw)
+
+
+def _tail_rows(run, key, start, end, models, fields, visits_of, saw):
+    """active_rows' and changed_rows' reading, memoized under `key`: the visits (`visits_of(columns, first local
+    day, last local day)` -> ({(day, seen): rows}, {id: row})) with the usual fields and those asked only (decoding all
+    21 text fields of thousands of visits cost more than the statement; a rarer field asked later reads them again
+    with it added), then their page views and events by visit id, under (day, True) too when `saw(model)` says so."""
+    tz = run.tz
     first_day, last_day = start.astimezone(tz).date(), (end - timedelta(microseconds=1)).astimezone(tz).date()
-    since = at - rollups.STORED_WITHIN
     found = run.memo.get(key)
     columns = [dim for dim in SHARED_VISIT_DIMS if dim]
     if found is not None and not set(fields) <= set(found["field_index"]):
         columns, found = list(found["field_index"]), None
     columns += [f for f in fields if f not in columns]
     if found is None:
-        changed, kept = _changed_visitors(run, state)
-        visits, by_id = defaultdict(list), {}
-        if changed:
-            rows = (
-                among(Visit.objects.filter(site_id=site_id), "visitor_id", list(changed))
-                .annotate(local_day=LocalDate("started_at", tzinfo=tz), settled=_before(state.provisional_cutoff,
-                          "last_seen_at"))
-                .filter(local_day__gte=first_day - timedelta(days=1), local_day__lte=last_day)
-                .values_list("id", "local_day", "settled", "visitor_id", "is_bounce", "duration", "pageviews", *columns)
-            )  # fmt: skip
-            entry_at, exit_at = (4 + columns.index(f) if f in columns else None for f in ("entry_page", "exit_page"))
-            for visit_id, day, settled, *rest in fetch_rows(rows):
-                visits[(day, False)].append(rest)
-                by_id[visit_id] = rest
-                then = kept.get(visit_id)
-                if then is not None:  # open at the cutoff: as it was then
-                    then_day, *numbers, entry, exit_, _events = then
-                    row = [rest[0], *numbers, *rest[4:]]
-                    if entry_at is not None:
-                        row[entry_at] = entry
-                    if exit_at is not None:
-                        row[exit_at] = exit_
-                    visits[(then_day, True)].append(row)
-                elif settled:  # unchanged since
-                    visits[(day, True)].append(rest)
+        visits, by_id = visits_of(columns, first_day, last_day)
         found = {**run.memo.get(key, {}), "visits": visits, "ids": set(by_id), "by_id": by_id}
         found["field_index"] = {name: index for index, name in enumerate(columns)}
         run.memo[key] = found
@@ -315,21 +297,35 @@ def changed_rows(run, state, start, end, models, fields):
         return None
     for model in models:
         if model not in found:
-            seen = _seen_records(run, state)["pageviews" if model is PageView else "events"]
             column = "pathname" if model is PageView else "name"
+            flag, seen = saw(model)
+            # By their visits' ids (the visit index: a few thousand lookups), kept to the range by the local day — a
+            # timestamp range would let PostgreSQL scan two days of page views and filter them by the ids instead.
             rows = (
-                among(model.objects.filter(site_id=site_id), "visit_id", list(found["ids"]))
-                .annotate(local_day=LocalDate("timestamp", tzinfo=tz), early=_before(since, "timestamp"))
+                among(model.objects.filter(site_id=run.site.pk), "visit_id", list(found["ids"]))
+                .annotate(local_day=LocalDate("timestamp", tzinfo=tz), flag=flag)
                 .filter(local_day__gte=first_day, local_day__lte=last_day)
-                .values_list("local_day", "early", "id", "visitor_id", "visit_id", column)
+                .values_list("local_day", "flag", "id", "visitor_id", "visit_id", column)
             )
             split = defaultdict(list)
-            for day, early, pk, *row in fetch_rows(rows):
+            for day, flagged, pk, *row in fetch_rows(rows):
                 split[(day, False)].append(row)
-                if early or pk in seen:
+                if seen(flagged, pk):
                     split[(day, True)].append(row)
             found[model] = split
     return found
+
+
+def _visit_rows(visits, tz, cutoff, first_day, last_day, columns):
+    """(id, local day, settled by the cutoff, visitor_id, is_bounce, duration, pageviews, *columns) of `visits` that
+    started on the days read (and the day before). The local day and "settled" come from SQL: decoding thousands of
+    timestamptz values costs more. The days are kept by the local day, not by a started_at range, so PostgreSQL finds
+    these few visitors by the (site, visitor_id) index instead of filtering two days of visits."""
+    return (
+        visits.annotate(local_day=LocalDate("started_at", tzinfo=tz), settled=_before(cutoff, "last_seen_at"))
+        .filter(local_day__gte=first_day - timedelta(days=1), local_day__lte=last_day)
+        .values_list("id", "local_day", "settled", "visitor_id", "is_bounce", "duration", "pageviews", *columns)
+    )
 
 
 def _changed_visitors(run, state):

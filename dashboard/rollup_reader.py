@@ -259,11 +259,13 @@ def _stored_sums(run, codes, state, stored_end):
     around them from DailyRollup (a value may come once from each)."""
     months, weeks, days = _blocks(run.query.date_range.start, stored_end, state)
     parts = []
-    for model, starts, length in ((MonthlyRollup, months, None), (WeeklyRollup, weeks, 7), (DailyRollup, days, 1)):
+    blocks = ((MonthlyRollup, months, rollups.next_month), (WeeklyRollup, weeks, rollups.next_week),
+              (DailyRollup, days, rollups.next_day))  # fmt: skip
+    for model, starts, after in blocks:
         if not starts:
             continue
         # A block's carry is its last day's, into the day after: inside the range when that day is a stored day too.
-        inside = [day for day in starts if _after(day, length) <= stored_end]
+        inside = [day for day in starts if after(day) <= stored_end]
         carry = Case(When(day__in=inside, then="carry"), default=Value(0)) if inside else Value(0)
         rows = model.objects.filter(site_id=run.site.pk, dimension__in=codes, day__in=starts)
         parts.append(
@@ -278,11 +280,6 @@ def _stored_sums(run, codes, state, stored_end):
     # One statement (UNION ALL of the blocks' sums). Not .iterator(): PostgreSQL plans a server-side cursor for its
     # first rows (a sort, not a hash).
     return fetch_rows(parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0])
-
-
-def _after(start, length):
-    """The day after a block: a month (length None), a week or a day."""
-    return rollups.next_month(start) if length is None else start + timedelta(days=length)
 
 
 def _blocks(start, end, state):

@@ -94,7 +94,7 @@ def from_snapshot(run, state, codes, result, tail_start, goals):
     the tail days (and of the day before, for carries) are summed twice: as the snapshot saw them and in full; the
     difference is added to the snapshot. Every other visitor is counted in the snapshot as they are now.
     """
-    date_range, site_id, tz, cutoff = run.query.date_range, run.site.pk, run.tz, state.provisional_at
+    date_range, site_id, tz, at = run.query.date_range, run.site.pk, run.tz, state.provisional_at
     rows = ProvisionalRollup.objects.filter(
         site_id=site_id, dimension__in=codes, day__gte=tail_start, day__lte=date_range.end
     ).values_list("dimension", "day", "value", "visitors", "visits", "bounces", "duration", "pageviews", "carry_in")
@@ -134,7 +134,7 @@ def from_snapshot(run, state, codes, result, tail_start, goals):
 
     def shared(family, dims, day, snapshot):
         # The dashboard's usual dimensions summed once per render for all its queries, not once per query.
-        key = ("tail_sums", family, site_id, cutoff, start, end, day, snapshot)
+        key = ("tail_sums", family, site_id, at, start, end, day, snapshot)
         if key not in run.memo:
             run.memo[key] = summed(dims, day, snapshot)
         return run.memo[key]

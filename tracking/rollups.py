@@ -323,7 +323,7 @@ def weeks_fill(site):
     """Sum every complete week (Monday to Sunday, local) not summed yet into WeeklyRollup. A week is summed once the
     Monday after it is complete: its Sunday's carry into that Monday is final then. Idempotent: a week's rows are
     replaced in one transaction that moves RollupState.weeks_until. Returns the number of weeks summed."""
-    return _blocks_fill(site, WeeklyRollup, "weeks_until", week_start, lambda monday: monday + timedelta(days=7))
+    return _blocks_fill(site, WeeklyRollup, "weeks_until", week_start, next_week)
 
 
 def months_fill(site):
@@ -337,7 +337,16 @@ def week_start(day):
 
 
 def next_month(first):
+    """The 1st of the month after the one `first` is in (the day after a month's block)."""
     return (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def next_week(monday):
+    return monday + timedelta(days=7)
+
+
+def next_day(day):
+    return day + timedelta(days=1)
 
 
 def _blocks_fill(site, model, until_field, start_of, after):

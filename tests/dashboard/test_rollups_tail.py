@@ -2,6 +2,8 @@
 
 from datetime import UTC, date, datetime
 
+import pytest
+
 from dashboard import engine
 from dashboard.query import build
 from sites import services as site_services
@@ -231,3 +233,21 @@ def test_the_correction_reads_only_the_visitors_whose_rows_changed_since_the_sna
             "visitor_id", flat=True
         )
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_outside_a_transaction_reads_everything_in_one_repeatable_read_view(data):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    late_traffic(data)
+    expected = raw_answers(data)
+    assert not connection.in_atomic_block  # as in the beat task's worker: no test transaction around the refresh
+    with CaptureQueriesContext(connection) as captured:
+        rollups.rollups_fill(data, now=NOW)
+    sql = [q["sql"] for q in captured.captured_queries]
+    if connection.vendor == "postgresql":  # SQLite's transactions see one state anyway
+        # PostgreSQL refuses the setting after a statement of the transaction: taking it at all says it came first.
+        isolation = sql.index("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        assert any(s.startswith('SELECT "tracking_visit"') for s in sql[isolation:])  # the snapshot's reads follow
+    assert answers(data) == expected

@@ -69,9 +69,7 @@ def _frame(run, state):
         return None
     # Per event filters too: the days after the store read only the page views and events matching them (the arrays
     # of matching rows are all the answers use).
-    goals = any("event:goal" in _leaves(item) for item in run.query.event_filters)
-    events = (repr(run.query.event_filters), tuple(g.pk for g in run.goals) if goals else ())
-    key = ("columns_frame", run.site.pk, first, last, state.columns_from, state.columns_until, events)
+    key = ("columns_frame", run.site.pk, first, last, state.columns_from, state.columns_until, _event_key(run))
     if key not in run.memo:
         # The tail's visit fields read at once: the filters', the query's and the dashboard's usual ones.
         fields = {VISIT_DIMENSIONS[d] for d in run.query.dimensions if d in VISIT_DIMENSIONS}
@@ -82,6 +80,12 @@ def _frame(run, state):
     return run.memo[key]
 
 
+def _event_key(run):
+    """What the rows matching a query's event filters depend on: the filters, and the goals when they name one."""
+    goals = any("event:goal" in _leaves(item) for item in run.query.event_filters)
+    return repr(run.query.event_filters), tuple(g.pk for g in run.goals) if goals else ()
+
+
 # --- the arrays -------------------------------------------------------------------------------
 
 
@@ -89,9 +93,12 @@ class _Answer:
     def __init__(self, run, frame):
         self.run, self.frame, self.query = run, frame, run.query
         self.filters_key = (repr(self.query.filters), tuple(g.pk for g in run.goals))
+        # The rows matching the event filters do not depend on the visit filters: the dashboard's panels that add one
+        # (a campaign panel leaves out visits without a campaign) share them with the rest of the page.
+        self.event_key = _event_key(run)
 
-    def _shared(self, name, compute):
-        return self.frame.shared((name, *self.filters_key), compute)
+    def _shared(self, name, compute, key=None):
+        return self.frame.shared((name, *(self.filters_key if key is None else key)), compute)
 
     @property
     def base(self):
@@ -144,7 +151,7 @@ class _Answer:
 
     def _table(self, column, key, test):
         """A boolean per code of a text column: `test` asked once per distinct text (in this answer)."""
-        cache = self._shared("tables", dict)
+        cache = self.frame.shared(("tables",), dict)  # keyed by column and test: one for the render's answers
         if (column, key) not in cache:
             values = self.frame.dictionary(column).values
             cache[(column, key)] = np.array([bool(test(v)) for v in values] or [False], dtype=bool)
@@ -216,7 +223,7 @@ class _Answer:
             joined = {c: (np.concatenate(v).astype(np.int64) if v else np.zeros(0, np.int64)) for c, v in codes.items()}
             return number, frame.visit_index(number, vday, position), joined
 
-        return self._shared(("event_rows", prefix), compute)
+        return self._shared(("event_rows", prefix), compute, key=self.event_key)
 
     def _sliced_runs(self, days):
         """{day: (vday, position, path codes)} of the matching page views of the stored days, read as slices of their
@@ -294,12 +301,7 @@ class _Answer:
         for name, values in sums.items():
             columns[name] = np.bincount(inverse, weights=values, minlength=len(groups))
         for name, ids in distinct.items():
-            # Distinct (number, group) pairs: one integer each, counted by one sort. The numbers mostly come in order
-            # (visitors numbered as their visits were stored), so pairs are nearly sorted: timsort's best case.
-            pairs = np.sort(ids.values * len(groups) + inverse, kind="stable")
-            new = np.ones(len(pairs), dtype=bool)
-            new[1:] = pairs[1:] != pairs[:-1]
-            columns[name] = np.bincount(pairs[new] % len(groups), minlength=len(groups))
+            columns[name] = _distinct_by_group(ids, inverse, len(groups))
         out = {}
         for position, key in enumerate(groups.tolist()):
             labels = []
@@ -422,9 +424,32 @@ class _Dense:
 
     def __init__(self, values, size):
         self.values, self.size = values, size
+        self._once = None
 
     def __getitem__(self, picked):
         return _Dense(self.values[picked], self.size)
+
+    def once(self):
+        """A boolean per value: whether it occurs only once here (computed once; the panels of a render share it)."""
+        if self._once is None:
+            self._once = np.bincount(self.values, minlength=self.size)[self.values] == 1
+        return self._once
+
+
+def _distinct_by_group(ids, inverse, groups):
+    """How many distinct values of `ids` each group has. A value that occurs once counts once in its group, without
+    a sort (most visitors have one visit in a set); the distinct (value, group) pairs of the others, one integer each,
+    are counted by one sort. Their numbers mostly come in order (visitors numbered as their visits were stored), so
+    the pairs are nearly sorted: timsort's best case."""
+    once = ids.once()
+    counts = np.bincount(inverse[once], minlength=groups)
+    repeated = ~once
+    if repeated.any():
+        pairs = np.sort(ids.values[repeated] * groups + inverse[repeated], kind="stable")
+        new = np.ones(len(pairs), dtype=bool)
+        new[1:] = pairs[1:] != pairs[:-1]
+        counts += np.bincount(pairs[new] % groups, minlength=groups)
+    return counts
 
 
 def _visitors(frame, index):

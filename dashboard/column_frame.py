@@ -9,6 +9,7 @@ from datetime import timedelta
 import numpy as np
 from django.db import connection
 
+from dashboard.rollup_tail import changed_visits
 from tracking import columns as store
 from tracking.models import ColumnValues, ProvisionalColumns, Visit, VisitColumns
 from tracking.rollup_segments import among
@@ -40,8 +41,8 @@ class Frame:
         self.columns_from, self.next_visitor = state.columns_from, state.columns_visitors
         self.tail = [d for d in self.days if d > state.columns_until]
         self._day_columns = {}  # (day, name) -> (array, values or None)
-        # The days after the store: from the provisional snapshot of columns and the raw rows of the visits it left
-        # out, when it holds them all; else from raw rows.
+        # The days after the store: from the provisional snapshot of columns (everything stored when it was taken) with
+        # the visits changed since read again, when it holds them all; else from raw rows.
         self.snapshot = None
         if (
             self.tail
@@ -49,9 +50,9 @@ class Frame:
             and state.provisional_columns_after == state.columns_until
             and state.provisional_until is not None
             and state.provisional_until >= self.tail[-1]
-            and state.provisional_open is not None
+            and state.provisional_at is not None
         ):
-            self.snapshot = (state.provisional_cutoff, state.provisional_open)
+            self.snapshot = state
         self._global = {}
         self._tail_loaded = set()
 
@@ -261,18 +262,21 @@ class Frame:
         self._tail_loaded.add("base")
 
     def _tail_from_snapshot(self):
-        cutoff, open_ids = self.snapshot
+        """The tail days as the snapshot stored them, with every visit changed since as it is now: in its place when
+        the snapshot has it, after the snapshot's visits of its day when new; the snapshot's page views and events of
+        the changed visits are replaced by their current ones (rollup_tail.changed_visits: every other row is as
+        stored)."""
         part = {}
         rows = ProvisionalColumns.objects.filter(site_id=self.site_id, day__in=self.tail).values_list(
             "day", "name", "dtype", "data"
         )
         for day, name, dtype, data in _binary_rows(rows):
-            part[(day, name)] = (store.unpack(dtype, data).astype(np.int64), None)
-        # The visits the snapshot left out (open at its cutoff, or started since), then their page views and events.
-        fresh_ids, visits = self._fresh_visits(cutoff, open_ids)
+            part[(day, name)] = store.unpack(dtype, data).astype(np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        fresh_ids, visits = self._changed(self.snapshot)
         timed = {}
         for prefix, model, value_columns in store.row_tables():
-            timed[prefix] = (
+            timed[prefix] = (value_columns, []) if not fresh_ids else (
                 value_columns,
                 _rows(
                     among(model.objects.filter(site_id=self.site_id), "visit_id", fresh_ids)
@@ -281,75 +285,98 @@ class Frame:
                     .filter(local_day__gte=self.tail[0], local_day__lte=self.tail[-1])
                     .values_list("local_day", "visit_id", *value_columns)
                 ),
-            )
-        # The fresh visitors' numbers: those their ids had on the two days before the tail or in the snapshot, else
-        # new ones after every number the snapshot gave.
+            )  # fmt: skip
+        # New visitors' numbers: those their ids had on the two days before the tail or in the snapshot, else new ones
+        # after every number the snapshot gave.
         known = [self._known_before_tail()]
-        known += [(part[(d, "visitor")][0], part[(d, "vnum")][0]) for d in self.tail if (d, "vnum") in part]
+        known += [(part.get((d, "visitor"), empty), part.get((d, "vnum"), empty)) for d in self.tail]
         known_visitors = np.concatenate([k[0] for k in known])
         known_numbers = np.concatenate([k[1] for k in known])
         next_number = max(self.next_visitor, int(known_numbers.max()) + 1 if len(known_numbers) else 0)
-        where = {}  # fresh visit id -> (day, position among that day's visits, after the snapshot's)
         by_day = {day: [] for day in self.tail}
         for visit_id in sorted(visits):
             row = visits[visit_id]
             if row[0] not in by_day:
-                raise UnknownVisit  # open at the cutoff, yet started before the days after the store
+                raise UnknownVisit  # changed since the snapshot, yet started before the days after the store
             by_day[row[0]].append(row)
+        where, replaced = {}, {}  # fresh visit id -> (day, position); day -> its visits whose rows are read again
         self._tail_ids = {}
         for day, rows in by_day.items():
-            settled = len(part.get((day, "visit_id"), (np.zeros(0),))[0])
-            for position, row in enumerate(rows):
-                where[row[1]] = (day, settled + position)
+            ids = part.get((day, "visit_id"), empty)  # sorted, as the snapshot wrote them
+            fresh = np.array([r[1] for r in rows], dtype=np.int64)
+            at = np.searchsorted(ids, fresh)
+            inside = at < len(ids)
+            kept = np.zeros(len(fresh), dtype=bool)
+            kept[inside] = ids[at[inside]] == fresh[inside]
+            position = at.copy()
+            position[~kept] = len(ids) + np.arange(np.count_nonzero(~kept))
+            for visit_id, spot in zip(fresh.tolist(), position.tolist(), strict=True):
+                where[visit_id] = (day, spot)
+            replaced[day] = np.zeros(len(ids) + len(fresh) - np.count_nonzero(kept), dtype=bool)
+            replaced[day][position[kept]] = True
             visitors = np.array([r[2] for r in rows], dtype=np.int64)
-            fresh_numbers, next_number = store.number_visitors(visitors, known_visitors, known_numbers, next_number)
-            known_visitors = np.concatenate([known_visitors, visitors])  # the same id on a later tail day: one number
-            known_numbers = np.concatenate([known_numbers, fresh_numbers])
-            numbers = {
-                "visit_id": [r[1] for r in rows], "visitor": visitors, "vnum": fresh_numbers,
-                "bounce": [1 if r[3] else 0 for r in rows], "duration": [r[4] for r in rows],
-                "pageviews": [r[5] for r in rows],
+            numbers, next_number = store.number_visitors(visitors[~kept], known_visitors, known_numbers, next_number)
+            known_visitors = np.concatenate([known_visitors, visitors[~kept]])  # the same id on a later day: one number
+            known_numbers = np.concatenate([known_numbers, numbers])
+            values = {
+                "visit_id": fresh, "visitor": visitors, "bounce": [1 if r[3] else 0 for r in rows],
+                "duration": [r[4] for r in rows], "pageviews": [r[5] for r in rows],
             }  # fmt: skip
-            for name, fresh in numbers.items():
-                self._day_columns[(day, name)] = _joined(part.get((day, name)), fresh)
             for offset, field in enumerate(store.VISIT_TEXT, start=6):
                 name = store.field_column(field)
-                fresh = self.dictionary(name).code([r[offset] for r in rows])
-                self._day_columns[(day, name)] = _joined(part.get((day, name)), fresh)
+                values[name] = self.dictionary(name).code([r[offset] for r in rows])
+            size = len(replaced[day])
+            for name in ("vnum", *values):
+                array = np.zeros(size, dtype=np.int64)
+                array[: len(ids)] = part.get((day, name), np.zeros(len(ids), dtype=np.int64))
+                if name == "vnum":  # a visit in the snapshot keeps its visitor's number
+                    array[position[~kept]] = numbers
+                else:
+                    array[position] = values[name]
+                self._day_columns[(day, name)] = (array, None)
             self._tail_ids[day] = None  # not sorted: rows of these days find their visits through `where`
         for prefix, (value_columns, rows) in timed.items():
             grouped = {day: [] for day in self.tail}
             for row in rows:
                 grouped[row[0]].append(row)
-            for day, day_rows in grouped.items():
+            names = [store.row_column(prefix, name) for name in value_columns]
+            for number, (day, day_rows) in enumerate(grouped.items()):
+                vday = part.get((day, f"{prefix}_vday"), empty)
+                spot = part.get((day, f"{prefix}_visit"), empty)
+                keep = np.ones(len(vday), dtype=bool)
+                for back in range(min(number, SPAN_DAYS) + 1):  # the snapshot's rows of visits read again go
+                    mask = replaced[self.tail[number - back]]
+                    of_day = np.flatnonzero(vday == back)
+                    keep[of_day[mask[spot[of_day]]]] = False
                 refs = [where[r[1]] for r in day_rows]
-                vday = [(day - visit_day).days for visit_day, _ in refs]
-                self._day_columns[(day, f"{prefix}_vday")] = _joined(part.get((day, f"{prefix}_vday")), vday)
-                self._day_columns[(day, f"{prefix}_visit")] = _joined(
-                    part.get((day, f"{prefix}_visit")), [position for _, position in refs]
-                )
-                for offset, name in enumerate(value_columns, start=2):
-                    column = store.row_column(prefix, name)
-                    fresh = self.dictionary(column).code([r[offset] for r in day_rows])
-                    self._day_columns[(day, column)] = _joined(part.get((day, column)), fresh)
+                columns = {
+                    f"{prefix}_vday": [(day - visit_day).days for visit_day, _ in refs],
+                    f"{prefix}_visit": [position for _, position in refs],
+                }
+                for offset, name in enumerate(names, start=2):
+                    columns[name] = self.dictionary(name).code([r[offset] for r in day_rows])
+                for name, fresh in columns.items():
+                    head = part.get((day, name), empty)[keep]
+                    self._day_columns[(day, name)] = (np.concatenate([head, np.array(fresh, dtype=np.int64)]), None)
         self._tail_loaded.update(["base", *(store.field_column(f) for f in store.VISIT_TEXT)])
 
-    def _fresh_visits(self, cutoff, open_ids):
-        """(ids, {id: row}) of the visits the snapshot left out (open at its cutoff, or started since), read once per
-        render for all its frames. Their page views and events are read after their ids, so every one names a visit
-        read here (a visit started after that just has no rows yet, as if it came a moment later)."""
-        key = ("columns_fresh", self.site_id, cutoff)
+    def _changed(self, state):
+        """(ids, {id: row}) of the visits changed since the snapshot, read once per render for all its frames. Their
+        page views and events are read after them, so every one names a visit read here (a visit started after that
+        just has no rows yet, as if it came a moment later)."""
+        key = ("columns_changed", self.site_id, state.provisional_at)
         if key not in self.render:
-            started = Visit.objects.filter(site_id=self.site_id, started_at__gte=cutoff).values_list("id")
-            fresh_ids = sorted({*open_ids, *(row[0] for row in _rows(started))})
-            local_day = LocalDate("started_at", tzinfo=self.tz)
-            columns = ("visitor_id", "is_bounce", "duration", "pageviews", *store.VISIT_TEXT)
-            rows = among(Visit.objects.filter(site_id=self.site_id), "id", fresh_ids)
-            visits = {
-                row[1]: row
-                for row in _rows(rows.annotate(local_day=local_day).values_list("local_day", "id", *columns))
-            }
-            self.render[key] = (fresh_ids, visits)
+            fresh_ids = sorted(changed_visits(self.site_id, self.tz, state, self.render))
+            visits = {}
+            if fresh_ids:
+                local_day = LocalDate("started_at", tzinfo=self.tz)
+                columns = ("visitor_id", "is_bounce", "duration", "pageviews", *store.VISIT_TEXT)
+                rows = among(Visit.objects.filter(site_id=self.site_id), "id", fresh_ids)
+                visits = {
+                    row[1]: row
+                    for row in _rows(rows.annotate(local_day=local_day).values_list("local_day", "id", *columns))
+                }
+            self.render[key] = (sorted(visits), visits)
         return self.render[key]
 
     def _known_before_tail(self):

@@ -330,27 +330,37 @@ def _visit_rows(visits, tz, cutoff, first_day, last_day, columns):
 
 def _changed_visitors(run, state):
     """({visitor ids}, {visit id: (local day, *the rest of SEEN_VISIT) as the snapshot kept it}), once per render:
-    the visitors with a visit open at the cutoff that is no longer as the snapshot kept it (ProvisionalVisit), or one
-    started in its last STORED_WITHIN or since; the kept visits of these visitors."""
+    the visitors of changed_visits; the kept visits of these visitors."""
     key = ("changed_visitors", run.site.pk, state.provisional_at)
     if key not in run.memo:
-        kept = ProvisionalVisit.objects.filter(site_id=run.site.pk)
-        same = Q(now_day=F("local_day"), **{f"visit__{name}": F(name) for name in rollups.SEEN_VISIT[1:]})
-        changed = set(
-            kept.annotate(now_day=LocalDate("visit__started_at", tzinfo=run.tz))
-            .exclude(same)
-            .values_list("visitor_id", flat=True)
-        )
-        since = state.provisional_at - rollups.STORED_WITHIN
-        changed.update(
-            Visit.objects.filter(site_id=run.site.pk, started_at__gte=since).values_list("visitor_id", flat=True)
-        )
+        changed = set(changed_visits(run.site.pk, run.tz, state, run.memo).values())
         then = {}
         if changed:
+            kept = ProvisionalVisit.objects.filter(site_id=run.site.pk)
             rows = among(kept, "visitor_id", list(changed)).values_list("visit_id", *rollups.SEEN_VISIT)
             then = {visit_id: tuple(rest) for visit_id, *rest in fetch_rows(rows)}
         run.memo[key] = (changed, then)
     return run.memo[key]
+
+
+def changed_visits(site_id, tz, state, memo):
+    """{visit id: visitor id} of every visit that may differ from what the snapshot stored, once per render (in
+    `memo`): those open at its cutoff that are no longer as ProvisionalVisit keeps them (a page view, an event or an
+    engagement changes what it keeps), and those started in its last STORED_WITHIN or since (a record takes up to
+    that long to be stored). Every other visit, and its page views and events, is as the snapshot saw it."""
+    key = ("changed_visits", site_id, state.provisional_at)
+    if key not in memo:
+        kept = ProvisionalVisit.objects.filter(site_id=site_id)
+        same = Q(now_day=F("local_day"), **{f"visit__{name}": F(name) for name in rollups.SEEN_VISIT[1:]})
+        changed = dict(
+            kept.annotate(now_day=LocalDate("visit__started_at", tzinfo=tz))
+            .exclude(same)
+            .values_list("visit_id", "visitor_id")
+        )
+        since = state.provisional_at - rollups.STORED_WITHIN
+        changed.update(Visit.objects.filter(site_id=site_id, started_at__gte=since).values_list("id", "visitor_id"))
+        memo[key] = changed
+    return memo[key]
 
 
 def _seen_records(run, state):

@@ -195,22 +195,35 @@ def save_dictionaries(site_id, dictionaries):
             dictionary.stored = len(dictionary.values)
 
 
-def day_arrays(site_id, tz, day, earlier, dictionaries, next_number, *, cutoff=None, unsettled=None):
-    """({name: (dtype, bytes)}, the day's keys as _day_keys gives them, the next visitor number) of one day, texts coded
-    by `dictionaries`, visitors numbered from `next_number` on: its visits (with `cutoff`, only those that ended before
-    it) and its page views and events (with `cutoff`, only those of such visits, or of the days before, whose keys
-    `earlier` holds). None when a row's visit is neither among those nor among `unsettled`: a visit older than two
-    days, which only the raw rows can answer for."""
+def day_rows(site_id, tz, day):
+    """(visits, {prefix: rows}) of one local day as stored now: its visits ordered by id (id, visitor_id, is_bounce,
+    duration, pageviews, *VISIT_TEXT), and its page views and events (visit_id, *their raw columns)."""
     from tracking.models import Visit
     from tracking.rollups import day_bounds, fetch_rows
 
     start, end = day_bounds(tz, day)
-    visit_rows = Visit.objects.filter(site_id=site_id, started_at__gte=start, started_at__lt=end)
-    if cutoff is not None:
-        visit_rows = visit_rows.filter(last_seen_at__lt=cutoff)
     visits = fetch_rows(
-        visit_rows.order_by("id").values_list("id", "visitor_id", "is_bounce", "duration", "pageviews", *VISIT_TEXT)
+        Visit.objects.filter(site_id=site_id, started_at__gte=start, started_at__lt=end)
+        .order_by("id")
+        .values_list("id", "visitor_id", "is_bounce", "duration", "pageviews", *VISIT_TEXT)
     )
+    rows = {
+        prefix: fetch_rows(
+            model.objects.filter(site_id=site_id, timestamp__gte=start, timestamp__lt=end).values_list(
+                "visit_id", *value_columns
+            )
+        )
+        for prefix, model, value_columns in row_tables()
+    }
+    return visits, rows
+
+
+def day_arrays(site_id, tz, day, earlier, dictionaries, next_number, *, rows=None):
+    """({name: (dtype, bytes)}, the day's keys as _day_keys gives them, the next visitor number) of one day (its
+    day_rows, read now unless given), texts coded by `dictionaries`, visitors numbered from `next_number` on. A page
+    view or event whose visit is not among the day's or those `earlier` holds (the two days before) gets UNKNOWN_DAY:
+    only the raw rows can answer for it."""
+    visits, timed = rows if rows is not None else day_rows(site_id, tz, day)
     ids = np.array([row[0] for row in visits], dtype=np.int64)
     visitors = np.array([row[1] for row in visits], dtype=np.int64)
     numbers, next_number = number_visitors(
@@ -228,24 +241,11 @@ def day_arrays(site_id, tz, day, earlier, dictionaries, next_number, *, cutoff=N
     for offset, field in enumerate(VISIT_TEXT, start=5):
         name = field_column(field)
         columns[name] = pack_ints(dictionaries[name].code([row[offset] for row in visits]))
-    for prefix, model, value_columns in row_tables():
-        rows = fetch_rows(
-            model.objects.filter(site_id=site_id, timestamp__gte=start, timestamp__lt=end).values_list(
-                "visit_id", *value_columns
-            )
-        )
-        vday, position = visit_refs([row[0] for row in rows], [ids, *(keys[0] for keys in earlier)])
-        if cutoff is not None:  # rows of visits still going on at the cutoff come from raw rows when read
-            lost = vday == UNKNOWN_DAY
-            if lost.any():
-                open_rows = np.isin(np.array([row[0] for row in rows], dtype=np.int64)[lost], unsettled)
-                if not open_rows.all():
-                    return None
-            keep = ~lost
-            rows = [row for row, kept in zip(rows, keep.tolist(), strict=True) if kept]
-            vday, position = vday[keep], position[keep]
+    for prefix, _model, value_columns in row_tables():
+        day_rows_ = timed[prefix]
+        vday, position = visit_refs([row[0] for row in day_rows_], [ids, *(keys[0] for keys in earlier)])
         codes = {
-            row_column(prefix, name): dictionaries[row_column(prefix, name)].code([row[offset] for row in rows])
+            row_column(prefix, name): dictionaries[row_column(prefix, name)].code([row[offset] for row in day_rows_])
             for offset, name in enumerate(value_columns, start=1)
         }
         if prefix == "pv":
@@ -295,30 +295,27 @@ def _write_day(site, tz, day, state, recent):
     return keys
 
 
-def snapshot(site, tz, first, last, cutoff, unsettled, columns_until, next_number):
-    """ProvisionalColumns objects for the days first..last (those after the store; visitors numbered on from the
-    store's `next_number`, which stays as it is): what had settled by the cutoff;
-    the reader adds the visits in `unsettled` (open at the cutoff) and those started since from raw rows. None when
-    the days cannot be snapshot (a day between the store and them, or a row of a visit older than two days). Call it
-    under the RollupState lock: it codes new texts into the site's dictionaries."""
+def snapshot(site, tz, rows_by_day, columns_until, next_number):
+    """ProvisionalColumns objects for the days after the store (`rows_by_day`: {day: day_rows()}, read in the
+    provisional snapshot's view, so they hold everything stored at its moment), visitors numbered on from the store's
+    `next_number`, which stays as it is. None when the days do not follow the store's last one. Call it under the
+    RollupState lock: it codes new texts into the site's dictionaries."""
     from tracking.models import ProvisionalColumns
 
-    if columns_until is None or first != columns_until + timedelta(days=1):
+    days = sorted(rows_by_day)
+    if columns_until is None or not days or days[0] != columns_until + timedelta(days=1):
         return None
-    unsettled = np.array(sorted(unsettled), dtype=np.int64)
     dictionaries = load_dictionaries(site.pk)
-    recent, objects, day = {}, [], first
-    while day <= last:
+    recent, objects = {}, []
+    for day in days:
         earlier = [_day_keys(site, day - timedelta(days=back), recent) for back in (1, 2)]
-        arrays = day_arrays(site.pk, tz, day, earlier, dictionaries, next_number, cutoff=cutoff, unsettled=unsettled)
-        if arrays is None:
-            return None
-        columns, recent[day], next_number = arrays
+        columns, recent[day], next_number = day_arrays(
+            site.pk, tz, day, earlier, dictionaries, next_number, rows=rows_by_day[day]
+        )
         objects += [
             ProvisionalColumns(site=site, day=day, name=name, dtype=dtype, data=data)
             for name, (dtype, data) in columns.items()
         ]
-        day += timedelta(days=1)
     save_dictionaries(site.pk, dictionaries)
     return objects
 

@@ -219,9 +219,9 @@ class RollupState(models.Model):
     filling = models.DateField(null=True, blank=True)
     # Goals (ids) whose "goal" rows exist for every complete day; a goal not listed is read raw until backfilled.
     goals_filled = models.JSONField(default=list, blank=True)
-    # The provisional snapshot of the days after complete_until. ProvisionalRollup counts everything stored at
-    # `provisional_at`; the segment and column snapshots count the visits that ended before `provisional_cutoff`
-    # (they can no longer change) and the page views and events before it.
+    # The provisional snapshot of the days after complete_until. ProvisionalRollup and ProvisionalColumns count
+    # everything stored at `provisional_at`; the segment snapshot counts the visits that ended before
+    # `provisional_cutoff` (they can no longer change) and the page views and events before it.
     provisional_from = models.DateField(null=True, blank=True)
     provisional_until = models.DateField(null=True, blank=True)
     provisional_cutoff = models.DateTimeField(null=True, blank=True)
@@ -252,8 +252,8 @@ class RollupState(models.Model):
     # The next visitor number of the column store (its `vnum` arrays: a visitor id's number, shared with the same id on
     # the two days before; tracking.columns.number_visitors).
     columns_visitors = models.BigIntegerField(default=0)
-    # ProvisionalColumns hold the provisional snapshot's days (same cutoff) after the store as it stood then (None: no
-    # snapshot of columns; the reader then reads those days raw).
+    # ProvisionalColumns hold the provisional snapshot's days after the store as it stood then (None: no snapshot of
+    # columns; the reader then reads those days raw).
     provisional_columns_after = models.DateField(null=True, blank=True)
 
     def __str__(self):
@@ -305,9 +305,9 @@ class VisitColumns(Columns):
 
 
 class ProvisionalColumns(Columns):
-    """The days after the store (today) as VisitColumns, up to RollupState.provisional_cutoff: the visits that had
-    ended by then and their page views and events. Refreshed with the provisional snapshot; the reader adds the
-    visits open at the cutoff (RollupState.provisional_open) and those started since from raw rows."""
+    """The days after the store (today) as VisitColumns, as stored at RollupState.provisional_at. Refreshed with the
+    provisional snapshot; the reader reads again the visits changed since (open at the cutoff and no longer as
+    ProvisionalVisit keeps them, or started in the snapshot's last STORED_WITHIN or later) and their rows."""
 
     class Meta:
         verbose_name_plural = "provisional columns"

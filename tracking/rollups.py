@@ -443,8 +443,8 @@ def goals_backfill(site, goals=None):
 
 
 def provisional_refresh(site, *, now=None):
-    """Snapshot the days after the last complete one: ProvisionalRollup as everything stored by `now`, the segment
-    and column snapshots up to a cutoff where visits have settled.
+    """Snapshot the days after the last complete one: ProvisionalRollup and ProvisionalColumns as everything stored
+    by `now`, the segment snapshot up to a cutoff where visits have settled.
 
     With it goes what the dashboard needs to correct it later for the visitors whose rows changed since: the state
     then of every visit that could still change (not settled by the cutoff: ProvisionalVisit), and which of the page
@@ -458,6 +458,7 @@ def provisional_refresh(site, *, now=None):
     tz, goals = ZoneInfo(site.timezone), _site_goals(site)
     first, last = state.complete_until + timedelta(days=1), now.astimezone(tz).date()
     cutoff = now - SETTLED_AFTER
+    from tracking.columns import day_rows, snapshot
     from tracking.rollup_segments import provisional_days, store
 
     with _one_snapshot():  # every read below sees the same rows, as stored at one moment
@@ -488,25 +489,26 @@ def provisional_refresh(site, *, now=None):
             "pageviews": list(PageView.objects.filter(site=site, timestamp__gte=recent).values_list("id", flat=True)),
             "events": list(Event.objects.filter(site=site, timestamp__gte=recent).values_list("id", flat=True)),
         }  # fmt: skip
+        # The column store's days after it (filtered dashboards), as stored now too: coded under the lock below.
+        column_days = {}
+        if state.columns_until is not None:
+            day = state.columns_until + timedelta(days=1)
+            while day <= last:
+                column_days[day], day = day_rows(site.pk, tz, day), day + timedelta(days=1)
     open_ids, open_visitors = sorted(row[0] for row in open_rows), sorted({row[1] for row in open_rows})
     as_seen = [
         ProvisionalVisit(site=site, visit_id=pk, visitor_id=visitor, **dict(zip(SEEN_VISIT, rest, strict=True)))
         for pk, visitor, *rest in open_rows
     ]
-    from tracking.columns import snapshot
-
     with transaction.atomic():
         locked = RollupState.objects.select_for_update().get(pk=state.pk)
         if locked.complete_until != state.complete_until or locked.timezone != site.timezone:
             return 0  # a fill moved on meanwhile: the next refresh starts from there
-        # The column store's view of the days after it (filtered dashboards): tracking.columns. Under the lock: it may
-        # code new texts into the store's dictionaries.
-        after = locked.columns_until
-        column_rows = None
-        if after is not None:
-            column_rows = snapshot(
-                site, tz, after + timedelta(days=1), last, cutoff, open_ids, after, locked.columns_visitors
-            )
+        # The column store's view of the days after it: tracking.columns. Under the lock: it may code new texts into
+        # the store's dictionaries. Not when the store moved on since the rows were read (the next refresh will).
+        after, column_rows = locked.columns_until, None
+        if after is not None and after == state.columns_until:
+            column_rows = snapshot(site, tz, column_days, after, locked.columns_visitors)
         ProvisionalRollup.objects.filter(site=site).delete()
         ProvisionalRollup.objects.bulk_create(rows, batch_size=2000)
         ProvisionalVisit.objects.filter(site=site).delete()

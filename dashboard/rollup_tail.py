@@ -190,30 +190,23 @@ def active_rows(run, site_id, tz, cutoff, start, end, models, fields):
         state = run.memo[("rollup_state", site_id)]
         # A visit active after the cutoff started less than two days before it (as everywhere in the engine).
         earliest = max(start - timedelta(days=1), cutoff - timedelta(days=2))
-        open_ids = state.provisional_open
-        if open_ids is None:  # a snapshot from before open visits were kept: find them (a scan of two days)
+        if (
+            state.provisional_seen is None
+        ):  # a snapshot from before open visits were kept: find them (a scan of two days)
             active = Visit.objects.filter(
                 site_id=site_id, last_seen_at__gte=cutoff, started_at__gte=earliest, started_at__lt=end
             ).values("visitor_id")
-        else:  # open at the snapshot (their visitors kept with it), or started since its cutoff: no scan
-            if state.provisional_open_visitors is not None:
-                active = set(state.provisional_open_visitors)
-            else:
-                active = set(
-                    among(Visit.objects.filter(site_id=site_id), "id", open_ids).values_list("visitor_id", flat=True)
-                )
+            of_active = Visit.objects.filter(
+                site_id=site_id, started_at__gte=start - timedelta(days=1), started_at__lt=end, visitor_id__in=active
+            )
+        else:  # open at the cutoff (kept with the snapshot: ProvisionalVisit), or started since: no scan
+            active = set(ProvisionalVisit.objects.filter(site_id=site_id).values_list("visitor_id", flat=True))
             active.update(
                 Visit.objects.filter(site_id=site_id, started_at__gte=cutoff, started_at__lt=end).values_list(
                     "visitor_id", flat=True
                 )
             )
-            active = list(active)
-        if open_ids is None:
-            of_active = Visit.objects.filter(
-                site_id=site_id, started_at__gte=start - timedelta(days=1), started_at__lt=end, visitor_id__in=active
-            )
-        else:
-            of_active = among(Visit.objects.filter(site_id=site_id), "visitor_id", active)
+            of_active = among(Visit.objects.filter(site_id=site_id), "visitor_id", list(active))
         visits, by_id = defaultdict(list), {}
         for visit_id, day, settled, *rest in fetch_rows(
             _visit_rows(of_active, tz, cutoff, first_day, last_day, columns)

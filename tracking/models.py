@@ -228,14 +228,10 @@ class RollupState(models.Model):
     provisional_at = models.DateTimeField(null=True, blank=True)
     # What ProvisionalRollup saw of the rows that could change after `provisional_at` (None: unknown, the days are read
     # raw): the visits open at the cutoff as ProvisionalVisit rows, and here {"pageviews"/"events": [ids]} of the page
-    # views and events of the last STORED_WITHIN stored by then.
+    # views and events of the last STORED_WITHIN stored by then. The segment snapshot's correction starts from the
+    # visitors of those open visits and of the visits started since the cutoff: an ended visit never changes.
     provisional_seen = models.JSONField(null=True, blank=True)
     provisional_goals = models.JSONField(default=list, blank=True)  # the goal ids the snapshot counted
-    # The visits not ended by the cutoff when the snapshot was taken (None: unknown, find them by last_seen_at). With
-    # the visits started after the cutoff, they are every visit the snapshot left out: an ended visit never changes.
-    provisional_open = models.JSONField(null=True, blank=True)
-    # Their visitor ids (None: unknown, read them by the visit ids above): the read starts from these visitors.
-    provisional_open_visitors = models.JSONField(null=True, blank=True)
     # SegmentRollup rows exist for every day up to this one (never after complete_until), counting these goals.
     segments_until = models.DateField(null=True, blank=True)
     segment_goals = models.JSONField(default=list, blank=True)
@@ -334,8 +330,9 @@ class ProvisionalRollup(DaySums):
 
 
 class ProvisionalVisit(models.Model):
-    """A visit open at the provisional snapshot's cutoff, as ProvisionalRollup saw it (RollupState.provisional_at):
-    what may have changed since. The dashboard reads again the visitors whose visit is no longer as kept here."""
+    """A visit open at the provisional snapshot's cutoff, as the snapshot saw it (RollupState.provisional_at): what
+    may have changed since. The dashboard reads again the visits (and, for ProvisionalRollup, the visitors) no longer
+    as kept here; the segment snapshot's correction starts from every visitor kept here."""
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
     # No constraint: the visit may be gone (a site's data deleted) before the next snapshot replaces this row.

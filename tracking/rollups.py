@@ -495,7 +495,6 @@ def provisional_refresh(site, *, now=None):
             day = state.columns_until + timedelta(days=1)
             while day <= last:
                 column_days[day], day = day_rows(site.pk, tz, day), day + timedelta(days=1)
-    open_ids, open_visitors = sorted(row[0] for row in open_rows), sorted({row[1] for row in open_rows})
     as_seen = [
         ProvisionalVisit(site=site, visit_id=pk, visitor_id=visitor, **dict(zip(SEEN_VISIT, rest, strict=True)))
         for pk, visitor, *rest in open_rows
@@ -523,8 +522,8 @@ def provisional_refresh(site, *, now=None):
             after = None
         RollupState.objects.filter(pk=state.pk).update(
             provisional_from=first, provisional_until=last, provisional_cutoff=cutoff, provisional_at=now,
-            provisional_seen=seen, provisional_goals=[g.pk for g in goals], provisional_open=open_ids,
-            provisional_open_visitors=open_visitors, provisional_segments=True, provisional_columns_after=after,
+            provisional_seen=seen, provisional_goals=[g.pk for g in goals], provisional_segments=True,
+            provisional_columns_after=after,
         )  # fmt: skip
     return (last - first).days + 1
 

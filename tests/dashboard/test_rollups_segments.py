@@ -11,7 +11,7 @@ from tests.dashboard import reading
 from tests.dashboard.test_engine import TODAY
 from tests.dashboard.test_rollups_tail import late_traffic, traffic_after_the_snapshot, ts
 from tests.tracking.factories import record
-from tracking import rollup_segments, rollups, services
+from tracking import rollup_provisional, rollup_segments, rollups, services
 from tracking.models import DailyRollup, RollupState, SegmentProvisional, SegmentRollup
 
 AFTER_EVERYTHING = datetime(2026, 3, 20, tzinfo=UTC)
@@ -103,7 +103,7 @@ def test_refreshing_the_segment_snapshot_twice_changes_nothing(data):
                "duration", "pageviews", "carry_in")  # fmt: skip
     before = sorted(SegmentProvisional.objects.values_list(*columns))
     assert before
-    assert rollups.provisional_refresh(data, now=NOW) == 2
+    assert rollup_provisional.provisional_refresh(data, now=NOW) == 2
     assert sorted(SegmentProvisional.objects.values_list(*columns)) == before
 
 

@@ -11,7 +11,7 @@ from tests.dashboard import reading
 from tests.dashboard.test_engine import TODAY
 from tests.dashboard.test_rollups import QUERIES, RANGES
 from tests.tracking.factories import record
-from tracking import rollups, services
+from tracking import rollup_provisional, rollups, services
 from tracking.models import DailyRollup, ProvisionalRollup, RollupState
 
 # 01:30 in Berlin on 12 March: 10 March is the last complete day, 11 and 12 March are the provisional tail.
@@ -97,7 +97,7 @@ def test_refreshing_the_snapshot_twice_changes_nothing(data):
     rollups.rollups_fill(data, now=NOW)
     columns = ("day", "dimension", "value", "visitors", "visits", "bounces", "duration", "pageviews", "carry_in")
     before = sorted(ProvisionalRollup.objects.values_list(*columns))
-    assert rollups.provisional_refresh(data, now=NOW) == 2
+    assert rollup_provisional.provisional_refresh(data, now=NOW) == 2
     assert sorted(ProvisionalRollup.objects.values_list(*columns)) == before
 
 

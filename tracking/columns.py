@@ -33,6 +33,9 @@ VISIT_TEXT = (
 # The row kinds of a day besides its visits: (prefix, the raw columns kept); their models in row_tables().
 ROW_KINDS = (("pv", ("pathname",)), ("ev", ("name", "pathname")))
 UNKNOWN_DAY = 255  # pv_vday / ev_vday of a row whose visit was not found within two days
+# The most days after the store the provisional snapshot holds (read whole in its view, so kept in memory): a store
+# further behind (its fill failing) gets none, and those days are read raw until it catches up.
+SNAPSHOT_MAX_DAYS = 4
 
 
 def field_column(field):

@@ -51,7 +51,7 @@ def provisional_refresh(site, *, now=None):
     tz, goals = ZoneInfo(site.timezone), _site_goals(site)
     first, last = state.complete_until + timedelta(days=1), now.astimezone(tz).date()
     cutoff = now - SETTLED_AFTER
-    from tracking.columns import day_rows, snapshot
+    from tracking.columns import SNAPSHOT_MAX_DAYS, day_rows, snapshot
     from tracking.rollup_segments import provisional_days, store
 
     with _one_snapshot():  # every read below sees the same rows, as stored at one moment
@@ -84,7 +84,7 @@ def provisional_refresh(site, *, now=None):
         }  # fmt: skip
         # The column store's days after it (filtered dashboards), as stored now too: coded under the lock below.
         column_days = {}
-        if state.columns_until is not None:
+        if state.columns_until is not None and (last - state.columns_until).days <= SNAPSHOT_MAX_DAYS:
             day = state.columns_until + timedelta(days=1)
             while day <= last:
                 column_days[day], day = day_rows(site.pk, tz, day), day + timedelta(days=1)

@@ -140,3 +140,12 @@ def test_visitor_numbers_of_new_visits_follow_the_snapshots_and_keep_a_known_vis
     assert all(len(n) == 1 for n in by_visitor.values())  # one number per visitor id
     assert len({next(iter(n)) for n in by_visitor.values()}) == len(by_visitor)  # and one visitor id per number
     assert np.isin([4, 6], visitors).all()
+
+
+def test_a_store_too_far_behind_gets_no_snapshot_and_its_days_are_read_raw(busy, monkeypatch):
+    late_traffic(busy)
+    monkeypatch.setattr(columns, "SNAPSHOT_MAX_DAYS", 1)  # 11 and 12 March follow the store: two days, one too many
+    rollups.rollups_fill(busy, now=NOW)
+    assert RollupState.objects.get(site=busy).provisional_columns_after is None
+    assert not ProvisionalColumns.objects.filter(site=busy).exists()
+    assert tail_grid(busy) == raw_tail_grid(busy)

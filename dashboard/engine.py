@@ -357,7 +357,7 @@ class _Run:
             row_metrics = [metric(values) for metric in compute]
             if self.query.dimensions and not any(row_metrics) and not self.time_dim:
                 continue
-            rows.append({"dimensions": [_display(v) for v in key], "metrics": row_metrics, "_key": key})
+            rows.append({"metrics": row_metrics, "_key": key})
         if self.time_dim:
             rows = self._fill_time(rows)
         rows = self._order(rows)
@@ -365,9 +365,9 @@ class _Run:
         if self.query.dimensions:
             rows = rows[self.query.offset : self.query.offset + self.query.limit]
         elif not rows:
-            rows = [{"dimensions": [], "metrics": [0 for _ in metrics], "_key": ()}]
-        for row in rows:
-            row.pop("_key", None)
+            rows = [{"metrics": [0 for _ in metrics], "_key": ()}]
+        # Labels for the rows shown only (of a page breakdown's thousands, a panel shows nine).
+        rows = [{"dimensions": [_display(v) for v in row["_key"]], "metrics": row["metrics"]} for row in rows]
         meta = {"time_labels": self._time_labels() if self.time_dim else None, **self.meta}
         return Result(rows=rows, total_rows=total, meta=meta)
 
@@ -392,7 +392,7 @@ class _Run:
         zero = [0 if m != "views_per_visit" else 0.0 for m in self.query.metrics]
         for bucket in self._buckets():
             if bucket not in present:
-                rows.append({"dimensions": [_display(bucket)], "metrics": list(zero), "_key": (bucket,)})
+                rows.append({"metrics": list(zero), "_key": (bucket,)})
         return rows
 
     def _order(self, rows):

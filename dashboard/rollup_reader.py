@@ -230,13 +230,21 @@ def _daily(run, codes, state, goals=()):
         # No time buckets: every stored day summed in SQL under the first day, with the carries between them (the
         # last stored day's carry is into the tail, which sets it: _carry_entry, or out of the range). Complete
         # months and weeks inside the range come from MonthlyRollup and WeeklyRollup, a row a block.
-        for dim, value, *numbers in _stored_sums(run, codes, state, stored_end):
+        for dim, value, visitors, visits, bounces, duration, pageviews, carry in _stored_sums(
+            run, codes, state, stored_end
+        ):
             entry = result[dim].get((date_range.start, value))
             if entry is None:
-                result[dim][(date_range.start, value)] = rollups.Stats(*numbers)
-            else:
-                entry.add_change(rollups.Stats(*numbers), rollups.Stats())
-                entry.carry += numbers[5]
+                result[dim][(date_range.start, value)] = rollups.Stats(
+                    visitors, visits, bounces, duration, pageviews, carry
+                )
+            else:  # the same value in another kind of block (months, weeks, days)
+                entry.visitors += visitors
+                entry.visits += visits
+                entry.bounces += bounces
+                entry.duration += duration
+                entry.pageviews += pageviews
+                entry.carry += carry
     elif date_range.start <= stored_end:
         rows = DailyRollup.objects.filter(
             site_id=run.site.pk, dimension__in=codes, day__gte=date_range.start, day__lte=stored_end

@@ -13,7 +13,12 @@ from dashboard.query import build
 from tests.dashboard import reading
 from tests.dashboard.test_column_reader import FILTER_SETS, NOW, QUERIES, ts
 from tests.dashboard.test_engine import TODAY
-from tests.dashboard.test_rollups_tail import late_traffic, traffic_after_the_snapshot
+from tests.dashboard.test_rollups_tail import (
+    a_bounce_before_the_snapshot,
+    late_traffic,
+    open_visits_changed_after_the_snapshot,
+    traffic_after_the_snapshot,
+)
 from tests.tracking.factories import record
 from tracking import columns, rollups, services
 from tracking.models import ProvisionalColumns, RollupState, Visit
@@ -61,18 +66,11 @@ def test_filtered_answers_from_the_snapshot_with_nothing_changed_since_are_those
 
 def test_a_visit_changed_after_the_snapshot_counts_once_and_as_it_is_now(busy):
     late_traffic(busy)
-    services.events_store([record(busy, visitor=7, ts=ts(12, 0, 20), path="/blog/a", view="view-k-1-0000000000")])
+    a_bounce_before_the_snapshot(busy)
     rollups.rollups_fill(busy, now=NOW)
-    # Visitor 7's visit was a bounce on /blog/a when the snapshot stored it: now it is two page views ending on
-    # /pricing (its page views are the snapshot's one and the new one, not the first one twice); an engagement with no
-    # page view of its own makes visitor 5's open visit longer; visitor 4 goes on and visitor 6 is new.
-    services.events_store(
-        [
-            record(busy, visitor=7, ts=ts(12, 0, 35), path="/pricing", view="view-k-2-0000000000"),
-            record(busy, kind="engagement", visitor=5, ts=ts(12, 0, 31), view="view-f-2-0000000000",
-                   engaged_ms=30 * 60_000),
-        ]
-    )  # fmt: skip
+    # Visitor 7's page views are the snapshot's one and the new one, not the first one twice; visitor 5's open visit is
+    # longer; visitor 4 goes on and visitor 6 is new.
+    open_visits_changed_after_the_snapshot(busy)
     traffic_after_the_snapshot(busy)
     assert tail_grid(busy) == raw_tail_grid(busy)
 

@@ -205,19 +205,28 @@ def test_a_record_of_the_snapshots_last_minutes_counts_once_whether_stored_befor
     assert answers(data) == raw_answers(data)
 
 
-def test_an_open_visit_changed_after_the_snapshot_is_counted_as_it_is_now(data):
-    late_traffic(data)
-    services.events_store([record(data, visitor=7, ts=ts(12, 0, 20), path="/blog/a", view="view-k-1-0000000000")])
-    rollups.rollups_fill(data, now=NOW)
-    # Visitor 7's visit was a bounce on /blog/a when the snapshot saw it: now it is two page views ending on
-    # /pricing; an engagement (no page view of its own) makes visitor 5's visit longer.
+def a_bounce_before_the_snapshot(site):
+    """Visitor 7's visit, a bounce on /blog/a when the snapshot (NOW) sees it."""
+    services.events_store([record(site, visitor=7, ts=ts(12, 0, 20), path="/blog/a", view="view-k-1-0000000000")])
+
+
+def open_visits_changed_after_the_snapshot(site):
+    """Visitor 7's visit becomes two page views ending on /pricing; an engagement (no page view of its own) makes
+    visitor 5's open visit longer."""
     services.events_store(
         [
-            record(data, visitor=7, ts=ts(12, 0, 35), path="/pricing", view="view-k-2-0000000000"),
-            record(data, kind="engagement", visitor=5, ts=ts(12, 0, 31), view="view-f-2-0000000000",
+            record(site, visitor=7, ts=ts(12, 0, 35), path="/pricing", view="view-k-2-0000000000"),
+            record(site, kind="engagement", visitor=5, ts=ts(12, 0, 31), view="view-f-2-0000000000",
                    engaged_ms=30 * 60_000),
         ]
     )  # fmt: skip
+
+
+def test_an_open_visit_changed_after_the_snapshot_is_counted_as_it_is_now(data):
+    late_traffic(data)
+    a_bounce_before_the_snapshot(data)
+    rollups.rollups_fill(data, now=NOW)
+    open_visits_changed_after_the_snapshot(data)
     assert answers(data) == raw_answers(data)
 
 

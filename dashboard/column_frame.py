@@ -296,6 +296,8 @@ class Frame:
         by_day = {day: [] for day in self.tail}
         for visit_id in sorted(visits):
             row = visits[visit_id]
+            if row[0] > self.tail[-1]:
+                continue  # started after the frame's days (the range ends before today): none of its rows is in them
             if row[0] not in by_day:
                 raise UnknownVisit  # changed since the snapshot, yet started before the days after the store
             by_day[row[0]].append(row)

@@ -147,3 +147,19 @@ def test_a_store_too_far_behind_gets_no_snapshot_and_its_days_are_read_raw(busy,
     assert RollupState.objects.get(site=busy).provisional_columns_after is None
     assert not ProvisionalColumns.objects.filter(site=busy).exists()
     assert tail_grid(busy) == raw_tail_grid(busy)
+
+
+def test_a_range_ending_before_the_snapshots_last_day_is_answered_from_it(busy, monkeypatch):
+    from dashboard import column_reader
+
+    late_traffic(busy)
+    rollups.rollups_fill(busy, now=NOW)
+    traffic_after_the_snapshot(busy)  # visitor 6's new visit starts on 12 March, after the range below
+    answered = []
+    families = column_reader.families
+    monkeypatch.setattr(column_reader, "families", lambda run: answered.append(families(run)) or answered[-1])
+    query = {"metrics": ["visitors", "pageviews"], "dimensions": ["visit:country"], "filters": FILTER_SETS[0]}
+    dates = ["2026-03-05", "2026-03-11"]  # 11 March is the snapshot's first day, 12 March its last
+    rows = engine.run(busy, build({**query, "date_range": dates}, today=TODAY)).rows
+    assert answered and answered[0] is not None  # from the columns, not left to the raw path
+    assert rows == reading.raw_answers(busy, [query], [dates])[0]

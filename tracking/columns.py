@@ -245,10 +245,10 @@ def day_arrays(site_id, tz, day, earlier, dictionaries, next_number, *, rows=Non
         name = field_column(field)
         columns[name] = pack_ints(dictionaries[name].code([row[offset] for row in visits]))
     for prefix, _model, value_columns in row_tables():
-        day_rows_ = timed[prefix]
-        vday, position = visit_refs([row[0] for row in day_rows_], [ids, *(keys[0] for keys in earlier)])
+        kind_rows = timed[prefix]
+        vday, position = visit_refs([row[0] for row in kind_rows], [ids, *(keys[0] for keys in earlier)])
         codes = {
-            row_column(prefix, name): dictionaries[row_column(prefix, name)].code([row[offset] for row in day_rows_])
+            row_column(prefix, name): dictionaries[row_column(prefix, name)].code([row[offset] for row in kind_rows])
             for offset, name in enumerate(value_columns, start=1)
         }
         if prefix == "pv":

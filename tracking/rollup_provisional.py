@@ -106,8 +106,8 @@ def provisional_refresh(site, *, now=None):
         ProvisionalVisit.objects.filter(site=site).delete()
         ProvisionalVisit.objects.bulk_create(as_seen, batch_size=2000)
         SegmentProvisional.objects.filter(site=site).delete()
-        for day, day_rows in segment_days.items():
-            store(site, day, day_rows, model=SegmentProvisional)
+        for day, segment_rows in segment_days.items():
+            store(site, day, segment_rows, model=SegmentProvisional)
         ProvisionalColumns.objects.filter(site=site).delete()
         if column_rows is not None:
             ProvisionalColumns.objects.bulk_create(column_rows, batch_size=100)

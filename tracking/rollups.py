@@ -327,11 +327,15 @@ def weeks_fill(site):
 def months_fill(site):
     """Sum every complete local month not summed yet into MonthlyRollup, like weeks_fill (once the 1st after it is
     complete). Returns the number of months summed."""
-    return _blocks_fill(site, MonthlyRollup, "months_until", lambda day: day.replace(day=1), next_month)
+    return _blocks_fill(site, MonthlyRollup, "months_until", month_start, next_month)
 
 
 def week_start(day):
     return day - timedelta(days=day.weekday())
+
+
+def month_start(day):
+    return day.replace(day=1)
 
 
 def next_month(first):
@@ -399,7 +403,7 @@ def _blocks_fill(site, model, until_field, start_of, after):
     return done
 
 
-def weeks_reset(site):
+def blocks_reset(site):
     """Forget the weekly and monthly sums (the days under them changed: a goal backfilled); the next fill sums them
     again."""
     with transaction.atomic():
@@ -436,7 +440,7 @@ def goals_backfill(site, goals=None):
             locked.goals_filled = sorted({*locked.goals_filled, *(g.pk for g in goals)})
             RollupState.objects.filter(pk=state.pk).update(goals_filled=locked.goals_filled)
     if done:
-        weeks_reset(site)  # their goal rows changed
+        blocks_reset(site)  # their goal rows changed
     return done
 
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import numpy as np
 from django.db import connection
 
-from dashboard.rollup_tail import changed_visits
+from dashboard.rollup_tail import changed_visits, render_shared
 from tracking import columns as store
 from tracking.models import ColumnValues, ProvisionalColumns, Visit, VisitColumns
 from tracking.rollup_segments import among
@@ -30,10 +30,10 @@ class Frame:
 
     def __init__(self, site_id, tz, first, last, state, tail_q, tail_fields, memo):
         self.site_id, self.tz, self.tail_q, self.tail_fields = site_id, tz, tail_q, tail_fields
-        # What a render's frames share (the texts of the codes, the visits a snapshot left out), in a dict of the memo's
-        # own: the frame keeps no reference to the memo, which holds it, so its arrays go when the render ends rather
-        # than at the next cyclic collection (fresh memory for every render costs page faults on this scale).
-        self.render = memo.setdefault(("columns_render", site_id), {})
+        # What a render's frames share (the texts of the codes, the visits changed since the snapshot), in a dict of the
+        # memo's own: the frame keeps no reference to the memo, which holds it, so its arrays go when the render ends
+        # rather than at the next cyclic collection (fresh memory for every render costs page faults on this scale).
+        self.render = render_shared(memo, site_id)
         self.dictionaries = self.render.setdefault("column_values", {})
         self.days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         self.range_from = SPAN_DAYS  # the index of the range's first day
@@ -272,27 +272,19 @@ class Frame:
         )
         for day, name, dtype, data in _binary_rows(rows):
             part[(day, name)] = store.unpack(dtype, data).astype(np.int64)
-        empty = np.zeros(0, dtype=np.int64)
         fresh_ids, visits = self._changed(self.snapshot)
         timed = {}
         for prefix, model, value_columns in store.row_tables():
-            timed[prefix] = (value_columns, []) if not fresh_ids else (
-                value_columns,
-                _rows(
+            rows = []
+            if fresh_ids:
+                rows = _rows(
                     among(model.objects.filter(site_id=self.site_id), "visit_id", fresh_ids)
                     .filter(self.tail_q[prefix])
                     .annotate(local_day=LocalDate("timestamp", tzinfo=self.tz))
                     .filter(local_day__gte=self.tail[0], local_day__lte=self.tail[-1])
                     .values_list("local_day", "visit_id", *value_columns)
-                ),
-            )  # fmt: skip
-        # New visitors' numbers: those their ids had on the two days before the tail or in the snapshot, else new ones
-        # after every number the snapshot gave.
-        known = [self._known_before_tail()]
-        known += [(part.get((d, "visitor"), empty), part.get((d, "vnum"), empty)) for d in self.tail]
-        known_visitors = np.concatenate([k[0] for k in known])
-        known_numbers = np.concatenate([k[1] for k in known])
-        next_number = max(self.next_visitor, int(known_numbers.max()) + 1 if len(known_numbers) else 0)
+                )
+            timed[prefix] = (value_columns, rows)
         by_day = {day: [] for day in self.tail}
         for visit_id in sorted(visits):
             row = visits[visit_id]
@@ -301,7 +293,23 @@ class Frame:
             if row[0] not in by_day:
                 raise UnknownVisit  # changed since the snapshot, yet started before the days after the store
             by_day[row[0]].append(row)
-        where, replaced = {}, {}  # fresh visit id -> (day, position); day -> its visits whose rows are read again
+        where, replaced = self._put_changed_visits(part, by_day)
+        self._put_changed_rows(part, timed, where, replaced)
+        self._tail_loaded.update(["base", *(store.field_column(f) for f in store.VISIT_TEXT)])
+
+    def _put_changed_visits(self, part, by_day):
+        """The tail days' visit arrays: the snapshot's (`part`), each changed visit (`by_day`: {day: rows}) in its place
+        when the snapshot has it, after the day's visits when new. Returns ({visit id: (day, position)}, {day: a boolean
+        per position, True for a visit whose rows are read again})."""
+        empty = np.zeros(0, dtype=np.int64)
+        # New visitors' numbers: those their ids had on the two days before the tail or in the snapshot, else new ones
+        # after every number the snapshot gave.
+        known = [self._known_before_tail()]
+        known += [(part.get((d, "visitor"), empty), part.get((d, "vnum"), empty)) for d in self.tail]
+        known_visitors = np.concatenate([k[0] for k in known])
+        known_numbers = np.concatenate([k[1] for k in known])
+        next_number = max(self.next_visitor, int(known_numbers.max()) + 1 if len(known_numbers) else 0)
+        where, replaced = {}, {}
         self._tail_ids = {}
         for day, rows in by_day.items():
             ids = part.get((day, "visit_id"), empty)  # sorted, as the snapshot wrote them
@@ -337,6 +345,12 @@ class Frame:
                     array[position] = values[name]
                 self._day_columns[(day, name)] = (array, None)
             self._tail_ids[day] = None  # not sorted: rows of these days find their visits through `where`
+        return where, replaced
+
+    def _put_changed_rows(self, part, timed, where, replaced):
+        """The tail days' page view and event arrays: the snapshot's less those of the visits read again, then those
+        visits' current rows (`timed`: {prefix: (raw columns, rows)}), which find their visits through `where`."""
+        empty = np.zeros(0, dtype=np.int64)
         for prefix, (value_columns, rows) in timed.items():
             grouped = {day: [] for day in self.tail}
             for row in rows:
@@ -360,7 +374,6 @@ class Frame:
                 for name, fresh in columns.items():
                     head = part.get((day, name), empty)[keep]
                     self._day_columns[(day, name)] = (np.concatenate([head, np.array(fresh, dtype=np.int64)]), None)
-        self._tail_loaded.update(["base", *(store.field_column(f) for f in store.VISIT_TEXT)])
 
     def _changed(self, state):
         """(ids, {id: row}) of the visits changed since the snapshot, read once per render for all its frames. Their
@@ -423,12 +436,6 @@ class Frame:
                 codes = self.dictionary(name).code([(r[offset] if r is not None else "") for r in day_rows])
                 self._day_columns[(day, name)] = (codes, None)
                 self._tail_loaded.add(name)
-
-
-def _joined(stored, fresh):
-    """A snapshot's array with the fresh rows' values after it."""
-    head = stored[0] if stored is not None else np.zeros(0, dtype=np.int64)
-    return np.concatenate([head.astype(np.int64), np.array(fresh, dtype=np.int64)]), None
 
 
 _TEXT_COLUMNS = frozenset(store.text_columns())

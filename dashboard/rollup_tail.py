@@ -190,9 +190,8 @@ def active_rows(run, site_id, tz, cutoff, start, end, models, fields):
         state = run.memo[("rollup_state", site_id)]
         # A visit active after the cutoff started less than two days before it (as everywhere in the engine).
         earliest = max(start - timedelta(days=1), cutoff - timedelta(days=2))
-        if (
-            state.provisional_seen is None
-        ):  # a snapshot from before open visits were kept: find them (a scan of two days)
+        if state.provisional_seen is None:
+            # A snapshot from before open visits were kept: find them (a scan of two days).
             active = Visit.objects.filter(
                 site_id=site_id, last_seen_at__gte=cutoff, started_at__gte=earliest, started_at__lt=end
             ).values("visitor_id")
@@ -326,7 +325,7 @@ def _changed_visitors(run, state):
     the visitors of changed_visits; the kept visits of these visitors."""
     key = ("changed_visitors", run.site.pk, state.provisional_at)
     if key not in run.memo:
-        changed = set(changed_visits(run.site.pk, run.tz, state, run.memo).values())
+        changed = set(changed_visits(run.site.pk, run.tz, state, render_shared(run.memo, run.site.pk)).values())
         then = {}
         if changed:
             kept = ProvisionalVisit.objects.filter(site_id=run.site.pk)
@@ -336,13 +335,20 @@ def _changed_visitors(run, state):
     return run.memo[key]
 
 
-def changed_visits(site_id, tz, state, memo):
+def render_shared(memo, site_id):
+    """What one page render's readers of a site share, in a dict of the render's memo: the changed visits (read once
+    for the rollup tail and the column frames alike), the column store's texts."""
+    return memo.setdefault(("render", site_id), {})
+
+
+def changed_visits(site_id, tz, state, shared):
     """{visit id: visitor id} of every visit that may differ from what the snapshot stored, once per render (in
-    `memo`): those open at its cutoff that are no longer as ProvisionalVisit keeps them (a page view, an event or an
-    engagement changes what it keeps), and those started in its last STORED_WITHIN or since (a record takes up to
-    that long to be stored). Every other visit, and its page views and events, is as the snapshot saw it."""
-    key = ("changed_visits", site_id, state.provisional_at)
-    if key not in memo:
+    `shared`, render_shared's dict): those open at its cutoff that are no longer as ProvisionalVisit keeps them (a page
+    view, an event or an engagement changes what it keeps), and those started in its last STORED_WITHIN or since (a
+    record takes up to that long to be stored). Every other visit, and its page views and events, is as the snapshot
+    saw it."""
+    key = ("changed_visits", state.provisional_at)
+    if key not in shared:
         kept = ProvisionalVisit.objects.filter(site_id=site_id)
         same = Q(now_day=F("local_day"), **{f"visit__{name}": F(name) for name in rollups.SEEN_VISIT[1:]})
         changed = dict(
@@ -352,8 +358,8 @@ def changed_visits(site_id, tz, state, memo):
         )
         since = state.provisional_at - rollups.STORED_WITHIN
         changed.update(Visit.objects.filter(site_id=site_id, started_at__gte=since).values_list("id", "visitor_id"))
-        memo[key] = changed
-    return memo[key]
+        shared[key] = changed
+    return shared[key]
 
 
 def _seen_records(run, state):

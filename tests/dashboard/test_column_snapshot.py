@@ -163,3 +163,26 @@ def test_a_range_ending_before_the_snapshots_last_day_is_answered_from_it(busy, 
     rows = engine.run(busy, build({**query, "date_range": dates}, today=TODAY)).rows
     assert answered and answered[0] is not None  # from the columns, not left to the raw path
     assert rows == reading.raw_answers(busy, [query], [dates])[0]
+
+
+def test_the_changed_visits_are_read_once_per_render_by_the_rollup_tail_and_the_columns_alike(busy):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    late_traffic(busy)
+    rollups.rollups_fill(busy, now=NOW)
+    traffic_after_the_snapshot(busy)
+    memo, dates = {}, ["2026-03-05", "2026-03-12"]
+    with CaptureQueriesContext(connection) as captured:
+        unfiltered = engine.run(busy, build({"metrics": ["visitors"], "date_range": dates}, today=TODAY), memo=memo)
+        filtered = engine.run(
+            busy,
+            build({"metrics": ["visitors"], "date_range": dates, "filters": FILTER_SETS[0]}, today=TODAY),
+            memo=memo,
+        )
+    checks = [q["sql"] for q in captured.captured_queries if 'FROM "tracking_provisionalvisit" INNER JOIN' in q["sql"]]
+    assert len(checks) == 1  # the kept open visits checked against their current rows once, for both readers
+    assert [unfiltered.rows, filtered.rows] == [
+        reading.raw_answers(busy, [{"metrics": ["visitors"], **extra}], [dates])[0]
+        for extra in ({}, {"filters": FILTER_SETS[0]})
+    ]

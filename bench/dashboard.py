@@ -10,7 +10,8 @@ run (the cache is local memory here: REDIS_URL is ignored so a shared Redis is n
 The clock is pinned to the seed's last day, 22:00 UTC (23:00 or midnight in Berlin, the site's
 timezone): that day is the tail, after the days the daily rollups hold — a dashboard looked at late in
 the evening. Its provisional snapshot is taken as at 21:55 (SNAPSHOT_AGE: as old as the beat task's
-refresh lets it get), so every visitor active in the minutes since is read from raw rows.
+refresh lets it get), so the visits started in its last minutes and since are read again from raw rows
+(the seed is stored whole before it: the open visits a live site would change in those minutes are not).
 
 Before timing, the process compiles the templates and freezes what it has loaded (gc.freeze), as humblytics/wsgi.py
 does in a served worker.
@@ -114,7 +115,7 @@ def pinned_now(config):
 
 
 # The beat task refreshes the provisional snapshot every 5 minutes (humblytics/celery.py): the pages are timed against
-# one that old, the most the dashboard has to correct (every visitor active since it is read from raw rows).
+# one that old, the most the dashboard has to correct (the visits changed since it are read again from raw rows).
 SNAPSHOT_AGE = timedelta(minutes=5)
 
 
